@@ -1,0 +1,46 @@
+# Accelerated ARM SMMUv3 for QEMU 10.2: the series and its tooling.
+# See README.md.  Caches (sources, ccache) live under ~/.cache/smmuv3-accel.
+
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: all setup tree export build check check-series check-qtest clean distclean
+
+all: setup tree build
+	@echo
+	@echo "Built: $(CURDIR)/build/qemu-system-aarch64"
+	@echo "Example (an accelerated SMMUv3 on a pxb-pcie root complex):"
+	@echo "  build/qemu-system-aarch64 -M virt -accel kvm -cpu host -m 2G \\"
+	@echo "    -object iommufd,id=iommufd0 \\"
+	@echo "    -device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0 \\"
+	@echo "    -device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on \\"
+	@echo "    -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1 \\"
+	@echo "    -device vfio-pci,host=0000:01:00.0,bus=rp1,iommufd=iommufd0"
+
+setup:
+	$(S)/setup-host.sh
+
+tree:
+	$(S)/tree.sh
+
+export:
+	$(S)/export.sh
+
+build: tree
+	$(S)/build.sh
+
+check: setup tree
+	$(S)/check.sh
+
+check-series: setup
+	$(S)/check-series.sh
+
+check-qtest: setup tree
+	$(S)/run-qtests.sh
+
+# Scratch space only; the work tree may hold unexported work and is kept.
+clean:
+	rm -rf .check build build.configure.log
+
+distclean: clean
+	@echo "The work tree qemu/ is kept; remove it by hand once exported."

@@ -1,0 +1,78 @@
+#!/bin/bash
+# Check the series as a maintainer receives it, in a scratch tree:
+#  1. it applies to a pristine base (git am)
+#  2. exporting the applied series again is byte-identical to patches/
+#  3. every patch passes QEMU's scripts/checkpatch.pl
+#  4. every patch builds on its own (incremental build after each patch)
+# Results go to $RESULTS (see results.sh); exit status 1 on any failure.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$REPO/scripts/results.sh"
+
+scratch=$REPO/.check/series
+logs=$REPO/.check/logs
+mkdir -p "$logs"
+own_results=no
+if [ -z "${RESULTS:-}" ]; then
+    RESULTS=$logs/series-results.txt
+    : >"$RESULTS"
+    own_results=yes
+fi
+
+patches=()
+for p in "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+    [ -e "$p" ] || continue
+    case "$(basename "$p")" in 0000-*) continue ;; esac
+    patches+=("$p")
+done
+
+rm -rf "$scratch/qemu" "$scratch/qemu.new" "$scratch/export"
+mkdir -p "$scratch"
+if ! "$REPO/scripts/tree.sh" "$scratch/qemu" >"$logs/series-apply.log" 2>&1; then
+    result FAIL "series: applies to the pristine base" "log: $logs/series-apply.log"
+    tail -n 20 "$logs/series-apply.log" >&2
+    [ $own_results = no ] || summary
+    exit 1
+fi
+result PASS "series: ${#patches[@]} patches apply to the pristine base"
+
+run_check "series: re-export is byte-identical" "$logs/series-export.log" \
+    bash -c '"$1/scripts/export.sh" --tree "$2/qemu" --to "$2/export" &&
+             diff -r "$1/patches" "$2/export"' _ "$REPO" "$scratch"
+
+for p in "${patches[@]}"; do
+    n=$(basename "$p" .patch)
+    run_check "checkpatch: $n" "$logs/checkpatch-$n.log" \
+        bash -c 'cd "$1" && ./scripts/checkpatch.pl "$2"' _ "$scratch/qemu" "$p"
+done
+
+# Build the base, then each patch on top of the previous one.
+git -C "$scratch/qemu" -c advice.detachedHead=false checkout -q base
+if ! "$REPO/scripts/build.sh" "$scratch/qemu" "$scratch/build" \
+        >"$logs/build-base.log" 2>&1; then
+    result FAIL "build: base" "log: $logs/build-base.log"
+    tail -n 25 "$logs/build-base.log" >&2
+else
+    commits=$(git -C "$scratch/qemu" rev-list --reverse base..master)
+    i=0
+    for c in $commits; do
+        n=$(basename "${patches[$i]}" .patch)
+        i=$((i + 1))
+        git -C "$scratch/qemu" checkout -q "$c"
+        # also build the qtests the patch touches
+        targets=(qemu-system-aarch64)
+        for t in $(git -C "$scratch/qemu" diff --name-only --diff-filter=AM \
+                       "$c~1" "$c" -- 'tests/qtest/*-test.c'); do
+            targets+=("tests/qtest/$(basename "$t" .c)")
+        done
+        run_check "build: $n" "$logs/build-$n.log" \
+            "$REPO/scripts/build.sh" "$scratch/qemu" "$scratch/build" "${targets[@]}"
+    done
+fi
+git -C "$scratch/qemu" checkout -q master
+
+if [ $own_results = yes ]; then
+    summary
+else
+    ! grep -q '^FAIL' "$RESULTS"
+fi
