@@ -79,12 +79,24 @@ while IFS= read -r f; do
 done < <(find "$BUILD/tests/data/acpi/aarch64" -type f)
 log "re-blessed locally: ${reblessed[*]:-nothing}"
 
-# qom-test: the npcm7xx boards refuse to start without their boot ROM, which
-# the +ds tarball lacks; qom-test only walks the QOM tree (no guest code
-# runs), so a zero-filled placeholder ROM stands in for it.
-if [ ! -f "$BUILD/pc-bios/npcm7xx_bootrom.bin" ]; then
-    head -c 65536 /dev/zero >"$BUILD/pc-bios/npcm7xx_bootrom.bin"
-fi
+# qom-test: the Aspeed AST27x0 and Nuvoton NPCM7xx/8xx boards refuse to
+# start without their boot ROMs, which the +ds tarball strips.  qom-test
+# only walks the QOM tree with no guest code running, so zero-filled
+# placeholder ROMs in the build's data directory stand in for them.
+datadir=$("$BUILD/qemu-system-aarch64" -L help | grep '/share/qemu$' | head -n 1)
+[ -n "$datadir" ] || die "cannot tell the build's data directory (-L help)"
+for rom in ast27x0_bootrom.bin npcm7xx_bootrom.bin npcm8xx_bootrom.bin; do
+    if [ ! -f "$datadir/$rom" ]; then
+        log "qom-test: placeholder $rom in $datadir"
+        head -c 65536 /dev/zero >"$datadir/$rom"
+    fi
+done
+# Option ROMs of default devices (a board's NIC loads efi-virtio.rom, its
+# display vgabios-*.bin): Debian's ipxe-qemu and seabios have the real ones.
+for rom in /usr/lib/ipxe/qemu/*.rom /usr/share/seabios/vgabios-*.bin; do
+    [ -e "$rom" ] || die "$rom missing: run scripts/setup-host.sh"
+    ln -sfn "$rom" "$datadir/$(basename "$rom")"
+done
 
 for t in $tests; do
     name=qtest-aarch64/$t
@@ -93,6 +105,7 @@ for t in $tests; do
         # glib reports the test cases it skipped with "# SKIP"
         skips=$(grep -c '# SKIP' "$BUILD/meson-logs/testlog.txt" || true)
         cases=$(grep -cE '^ok [0-9]+ ' "$BUILD/meson-logs/testlog.txt" || true)
+        [ "$skips" -gt 0 ] || skips=
         result PASS "qtest: $t" "$cases cases${skips:+, $skips skipped inside}"
     else
         result FAIL "qtest: $t" "log: $logf, $BUILD/meson-logs/testlog.txt"

@@ -15,8 +15,9 @@ PKGS=(
     build-essential git ccache pkg-config dpkg-dev quilt xz-utils
     ninja-build flex bison python3-venv python3-pip
     libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev
-    # aarch64 firmware for bios-tables-test (the +ds tarball carries none)
-    qemu-efi-aarch64
+    # firmware the +ds tarball lacks: aarch64 UEFI for bios-tables-test,
+    # option ROMs of boards' default NICs and displays (qom-test)
+    qemu-efi-aarch64 ipxe-qemu seabios bzip2
     # iasl, so that bios-tables-test can print table differences
     acpica-tools
 )
