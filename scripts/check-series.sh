@@ -42,8 +42,11 @@ run_check "series: re-export is byte-identical" "$logs/series-export.log" \
 
 for p in "${patches[@]}"; do
     n=$(basename "$p" .patch)
+    # warnings count too: a series is sent with none
     run_check "checkpatch: $n" "$logs/checkpatch-$n.log" \
-        bash -c 'cd "$1" && ./scripts/checkpatch.pl "$2"' _ "$scratch/qemu" "$p"
+        bash -c 'cd "$1" && ./scripts/checkpatch.pl "$2" &&
+                 ./scripts/checkpatch.pl "$2" | grep -q "total: 0 errors, 0 warnings"' \
+        _ "$scratch/qemu" "$p"
 done
 
 # Build the base, then each patch on top of the previous one.
