@@ -19,18 +19,24 @@ if [ -z "${RESULTS:-}" ]; then
     own_results=yes
 fi
 
+rm -rf "$scratch/qemu" "$scratch/qemu.new" "$scratch/export"
+mkdir -p "$scratch"
+if ! "$REPO/scripts/tree.sh" "$scratch/qemu" >"$logs/series-apply.log" 2>&1; then
+    result FAIL "series: applies to the pristine base" "log: $logs/series-apply.log"
+    tail -n 20 "$logs/series-apply.log" >&2
+    [ $own_results = no ] || summary
+    exit 1
+fi
 patches=()
 for p in "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
     [ -e "$p" ] || continue
     case "$(basename "$p")" in 0000-*) continue ;; esac
     patches+=("$p")
 done
-
-rm -rf "$scratch/qemu" "$scratch/qemu.new" "$scratch/export"
-mkdir -p "$scratch"
-if ! "$REPO/scripts/tree.sh" "$scratch/qemu" >"$logs/series-apply.log" 2>&1; then
-    result FAIL "series: applies to the pristine base" "log: $logs/series-apply.log"
-    tail -n 20 "$logs/series-apply.log" >&2
+ncommits=$(git -C "$scratch/qemu" rev-list --count base..master)
+if [ "$ncommits" != "${#patches[@]}" ]; then
+    result FAIL "series: patches/ changed during the check" \
+        "${#patches[@]} patches, $ncommits applied"
     [ $own_results = no ] || summary
     exit 1
 fi
