@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e clean distclean
 
 all: setup tree build
 	@echo
@@ -29,7 +29,7 @@ export:
 build: tree
 	$(S)/build.sh
 
-check: setup tree
+check: setup tree build
 	$(S)/check.sh
 
 check-series: setup
@@ -37,6 +37,11 @@ check-series: setup
 
 check-qtest: setup tree
 	$(S)/run-qtests.sh
+
+# Nested end-to-end run under emulation: L1 Linux on this QEMU uses the
+# emulated SMMUv3 as its iommufd host SMMU (tests/e2e/run.sh).
+e2e: setup build
+	tests/e2e/run.sh
 
 # Scratch space only; the work tree may hold unexported work and is kept.
 clean:

@@ -1,0 +1,165 @@
+#!/bin/bash
+# Cross-build the series' QEMU for arm64 (the L2 VMM of the later e2e
+# stage, which runs inside L1); print the path of the stripped binary.
+#
+# The arm64 libraries come from Debian's arm64 -dev packages and their
+# dependency closure, downloaded with `apt-get download` and unpacked into a
+# private sysroot; nothing arm64 is installed.  (libfdt-dev is not
+# Multi-Arch: installing libfdt-dev:arm64 would remove the amd64 one that
+# the x86 build needs.)  The C library comes from the cross toolchain.
+#
+# Source: the pristine base (scripts/fetch-base.sh, cached) with patches/
+# applied, in a scratch copy.  Not the work tree: that may be mid-edit or
+# mid-rebase while this runs (a first version built from it failed when a
+# file vanished under the build).
+#
+# Cache: $E2E_CACHE/qemu-arm64/<key>/qemu-system-aarch64, keyed by the
+# series (patches/), the base version, the package list and the configure
+# options.  The source copy, the sysroot and the build directory have fixed
+# paths so that ccache hits when only the key changed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+# What the L2 VMM needs: KVM (L1 runs it on KVM), TCG as a fallback, vfio +
+# iommufd (Linux-only, always built), the virt machine's FDT, and the
+# mandatory glib and zlib.  pixman is fetched too, as the brief for the L2
+# stage lists it, though --without-default-features leaves it unused.
+DEV_PKGS=(libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev)
+CONFIGURE=(--cross-prefix=aarch64-linux-gnu- --target-list=aarch64-softmmu
+           --without-default-features --enable-kvm --enable-tcg
+           --enable-fdt=system --disable-docs --disable-install-blobs
+           --disable-download --python="$PYTHON")
+# Not followed when walking dependencies: the cross toolchain provides the C
+# runtime, and interpreters or build tools are no libraries to link with.
+SKIP='^(libc6|libc6-dev|libc-dev-bin|libgcc-s1|gcc-[0-9]+-base|linux-libc-dev|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|libtirpc.*|python3.*|libpython3.*|perl.*|libperl.*|dpkg|tar|install-info|pkgconf.*|pkg-config|libpkgconf.*|libglib2.0-bin|libglib2.0-dev-bin|libglib2.0-data|rpcsvc-proto|readline-common|mime-support|media-types|mailcap)$'
+
+# the numbered patches, without the cover letter (as scripts/tree.sh)
+patches=()
+for f in "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
+    [ -e "$f" ] || continue
+    case "$(basename "$f")" in 0000-*) continue ;; esac
+    patches+=("$f")
+done
+series_hash() { cat "${patches[@]}" | sha256sum | cut -c1-16; }
+key=$( { series_hash; echo "$QEMU_DEB_VERSION ${DEV_PKGS[*]} ${CONFIGURE[*]}"; } |
+      sha256sum | cut -c1-16)
+top=$E2E_CACHE/qemu-arm64
+out=$top/$key
+sysroot=$top/sysroot
+# the L2 stage needs the sysroot's libraries too, so both must be there
+if [ -x "$out/qemu-system-aarch64" ] && [ -f "$sysroot/.complete" ]; then
+    log "qemu-arm64: cached $out/qemu-system-aarch64"
+    echo "$out/qemu-system-aarch64"
+    exit 0
+fi
+
+# ---- the sysroot: DEV_PKGS and their arm64 dependency closure ----------
+closure() {
+    local -A seen=()
+    local todo=("${DEV_PKGS[@]}") p d
+    while [ ${#todo[@]} -gt 0 ]; do
+        p=${todo[0]}
+        todo=("${todo[@]:1}")
+        [ -z "${seen[$p]:-}" ] || continue
+        seen[$p]=1
+        echo "$p"
+        # Depends/PreDepends (every alternative) only; virtual names (<...>)
+        # are provided by something already in the list, or skipped
+        for d in $(apt-cache depends --no-recommends --no-suggests \
+                       --no-conflicts --no-breaks --no-replaces --no-enhances \
+                       "$p:arm64" 2>/dev/null |
+                   sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([^<][^ ]*\)$/\2/p' |
+                   sed 's/:arm64$//; s/:any$//'); do
+            [[ $d =~ $SKIP ]] || todo+=("$d")
+        done
+    done
+}
+
+debs=$top/debs
+blog=$E2E_LOGS/qemu-arm64-build.log
+: >"$blog"
+mkdir -p "$debs"
+mapfile -t pkgs < <(closure | sort -u)
+log "qemu-arm64: sysroot from ${#pkgs[@]} arm64 packages: ${pkgs[*]}"
+(cd "$debs" && timeout 1200 apt-get download -q "${pkgs[@]/%/:arm64}") >>"$blog" 2>&1 || {
+    tail -n 20 "$blog" >&2; die "qemu-arm64: apt-get download failed"; }
+rm -rf "$sysroot"
+mkdir -p "$sysroot"
+for p in "${pkgs[@]}"; do
+    # the newest downloaded .deb of each package
+    deb=$(ls "$debs/${p}_"*_arm64.deb 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$deb" ] || die "qemu-arm64: no .deb for $p"
+    dpkg-deb -x "$deb" "$sysroot"
+done
+# Absolute symlinks (e.g. libz.so -> /lib/aarch64-linux-gnu/libz.so.1.x)
+# would point into the build host: re-root them into the sysroot.
+find "$sysroot" -type l -lname '/*' | while read -r l; do
+    ln -sfn "$sysroot$(readlink "$l")" "$l"
+done
+printf '%s\n' "${pkgs[@]}" >"$sysroot/.complete"
+
+# pkg-config that only sees the sysroot's .pc files, and prefixes their
+# paths with the sysroot
+pc=$top/pkg-config
+cat >"$pc" <<EOF
+#!/bin/sh
+PKG_CONFIG_SYSROOT_DIR='$sysroot'
+PKG_CONFIG_LIBDIR='$sysroot/usr/lib/aarch64-linux-gnu/pkgconfig:$sysroot/usr/share/pkgconfig'
+export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
+unset PKG_CONFIG_PATH
+exec pkg-config "\$@"
+EOF
+chmod +x "$pc"
+
+# ---- the source: pristine base + patches/ -------------------------------
+src=$top/src
+base=$("$REPO/scripts/fetch-base.sh")
+log "qemu-arm64: source = $(basename "$(dirname "$base")") + ${#patches[@]} patches"
+rm -rf "$src"
+cp -a "$base" "$src"
+for p in "${patches[@]}"; do
+    # git apply works outside a repository and handles binary hunks
+    (cd "$src" && git apply "$p") >>"$blog" 2>&1 || {
+        tail -n 20 "$blog" >&2; die "qemu-arm64: $(basename "$p") does not apply"; }
+done
+
+# ---- configure and build out of tree -----------------------------------
+ml=aarch64-linux-gnu
+build=$top/build
+rm -rf "$build"
+mkdir -p "$build"
+cc=aarch64-linux-gnu-gcc
+[ -x /usr/lib/ccache/$cc ] && cc=/usr/lib/ccache/$cc
+log "qemu-arm64: configuring in $build"
+(cd "$build" && PKG_CONFIG=$pc timeout 900 "$src/configure" "${CONFIGURE[@]}" \
+    --cc="$cc" \
+    --extra-cflags="-I$sysroot/usr/include -I$sysroot/usr/include/$ml" \
+    --extra-ldflags="-L$sysroot/usr/lib/$ml -L$sysroot/lib/$ml -Wl,-rpath-link,$sysroot/usr/lib/$ml -Wl,-rpath-link,$sysroot/lib/$ml") \
+    >>"$blog" 2>&1 || { tail -n 40 "$blog" >&2; die "qemu-arm64: configure failed (log: $blog)"; }
+log "qemu-arm64: building (this takes a while on 2 cores; log: $blog)"
+t0=$SECONDS
+timeout "${E2E_QEMU_TIMEOUT:-5400}" nice ninja -C "$build" -j"${E2E_JOBS:-2}" qemu-system-aarch64 \
+    >>"$blog" 2>&1 || { tail -n 40 "$blog" >&2; die "qemu-arm64: build failed (log: $blog)"; }
+aarch64-linux-gnu-readelf -h "$build/qemu-system-aarch64" | grep -q 'Machine:.*AArch64' ||
+    die "qemu-arm64: $build/qemu-system-aarch64 is not an arm64 binary"
+
+# The shared libraries it needs (the L2 stage copies them, from the
+# sysroot, which is kept, into L1's root file system).
+readelf=aarch64-linux-gnu-readelf
+mkdir -p "$out.tmp"
+aarch64-linux-gnu-strip -o "$out.tmp/qemu-system-aarch64" "$build/qemu-system-aarch64"
+$readelf -d "$build/qemu-system-aarch64" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' >"$out.tmp/NEEDED"
+echo "$sysroot" >"$out.tmp/SYSROOT"
+# Every library it needs must come from the sysroot or the cross C library,
+# or the L2 stage will not be able to run it inside L1.
+while read -r lib; do
+    [ -e "$sysroot/usr/lib/$ml/$lib" ] || [ -e "$sysroot/lib/$ml/$lib" ] ||
+        [ -e "/usr/$ml/lib/$lib" ] || die "qemu-arm64: $lib is in neither the sysroot nor the cross libc"
+done <"$out.tmp/NEEDED"
+rm -rf "$out"
+mv "$out.tmp" "$out"
+# the source and object trees are large; the stripped binary is what counts
+rm -rf "$build" "$src"
+log "qemu-arm64: built in $((SECONDS - t0)) s; needs $(tr '\n' ' ' <"$out/NEEDED")"
+echo "$out/qemu-system-aarch64"

@@ -1,0 +1,198 @@
+#!/bin/bash
+# make e2e, stage 1: the series' QEMU (x86, TCG) as L0 emulates an arm64
+# virt machine with a nesting-capable SMMUv3 (stage=nested, s2fwb=on) and
+# QEMU's edu DMA device.  L1, a small custom Linux, uses that SMMU as a real
+# iommufd host would: nestprobe drives the whole nesting uAPI on edu through
+# vfio-pci (vIOMMU, vDEVICE, nested STEs, invalidations, nested DMA, vEVENTs)
+# and kvmsmoke checks /dev/kvm.  The guest prints E2E-RESULT lines on the
+# serial console; this script turns them into a result table.
+#
+# Then (second priority, for the later L2 stage) it cross-builds the series'
+# QEMU for arm64, the future L2 VMM (tests/e2e/qemu-arm64.sh).
+#
+# Needs `make setup` (deb-src lines) and `make build` (build/qemu-system-
+# aarch64); `make e2e` runs both first.  Exit status non-zero on any FAIL.
+#
+# Environment:
+#   RESULTS=<file>      also append the rows there (scripts/results.sh format)
+#   E2E_KERNEL=<ver>    preferred L1 kernel (upstream version, default 7.1.8)
+#   E2E_SKIP_L2_VMM=1   skip the arm64 QEMU cross build (row reported SKIP)
+#   E2E_BOOT_TIMEOUT=s  L0 run time limit (default 600)
+#   E2E_S2FWB=off       negative check: without IDR3.FWB, L1 must refuse
+#                       the vIOMMU (hw-info and viommu FAIL, exit non-zero)
+#   E2E_L1_APPEND=...   extra L1 kernel arguments
+# To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell.
+# Logs: .check/e2e/logs/ (console.log is L1's serial console).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$REPO/scripts/results.sh"
+
+QEMU=$BUILD/qemu-system-aarch64
+t_start=$SECONDS
+
+# The rows L1 must report, in table order; one missing counts as a FAIL.
+GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
+            nested-ste-reject nested-attach invalidate-accept invalidate-reject
+            veventq-alloc vevent-bad-cd nested-dma vevent-s1-fault s2-fault-host
+            kvm)
+
+# ---- result rows: kept in order, printed as a table at the end ----------
+ROWS=()
+row() {  # row PASS|FAIL|SKIP NAME DETAIL
+    ROWS+=("$1"$'\t'"$2"$'\t'"$3")
+    printf '%-4s %s  %s\n' "$1" "$2" "$3" >&2
+}
+
+finish() {
+    local r st name detail p=0 f=0 s=0
+    echo
+    echo "== e2e results (logs: $E2E_LOGS) =="
+    printf '  %-20s %-6s %s\n' STEP RESULT DETAIL
+    for r in "${ROWS[@]}"; do
+        IFS=$'\t' read -r st name detail <<<"$r"
+        printf '  %-20s %-6s %s\n' "$name" "$st" "$detail"
+        case $st in PASS) p=$((p + 1)) ;; FAIL) f=$((f + 1)) ;; *) s=$((s + 1)) ;; esac
+        # for make check: scripts/results.sh's format, names prefixed "e2e: "
+        [ -z "${RESULTS:-}" ] || result "$st" "e2e: $name" "$detail" 2>/dev/null
+    done
+    echo
+    echo "e2e: $p passed, $f failed, $s skipped ($((SECONDS - t_start)) s)"
+    [ "$f" -eq 0 ]
+    exit
+}
+
+# ---- host prerequisites ------------------------------------------------
+# Idempotent and quick when all is in place: only dpkg -s per package.
+HOST_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
+           make bc flex bison libssl-dev libelf-dev cpio xz-utils dpkg-dev
+           pkg-config)
+host_deps() {
+    local sudo='' p missing=()
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    for p in "${HOST_PKGS[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    # arm64 packages (busybox, the sysroot -dev packages) are downloaded,
+    # never installed; apt still needs the architecture to index them.
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        log "e2e: enabling the arm64 architecture in apt (downloads only)"
+        $sudo dpkg --add-architecture arm64 || return 1
+        need_update=yes
+    fi
+    if [ -z "$(apt-cache policy busybox-static:arm64 2>/dev/null |
+               sed -n 's/^ *Candidate: //p' | grep -v '(none)')" ]; then
+        need_update=yes
+    fi
+    if [ "${need_update:-no}" = yes ] || [ ${#missing[@]} -gt 0 ]; then
+        timeout 900 $sudo apt-get update -q || return 1
+    fi
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "e2e: installing ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive timeout 1800 \
+            $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+    fi
+}
+
+[ -x "$QEMU" ] || die "no $QEMU: run 'make build'"
+if ! host_deps >"$E2E_LOGS/host-deps.log" 2>&1; then
+    cat "$E2E_LOGS/host-deps.log" >&2
+    row FAIL host-deps "installing the e2e host packages failed (log: host-deps.log)"
+    finish
+fi
+
+# ---- L1 kernel and initramfs -------------------------------------------
+# run_logged NAME CMD...: CMD's stderr is shown and kept in logs/NAME.log,
+# its stdout (a path) is kept in $E2E_OUT/NAME.out; returns CMD's status.
+run_logged() {
+    local name=$1
+    shift
+    { "$@" >"$E2E_OUT/$name.out"; } 2>&1 | tee "$E2E_LOGS/$name.log" >&2
+    return "${PIPESTATUS[0]}"
+}
+
+t=$SECONDS
+if run_logged kernel "$here/kernel.sh"; then
+    kernel=$(cat "$E2E_OUT/kernel.out")
+    kdir=$(basename "$(dirname "$kernel")")  # <version>-<fragment sha>
+    if grep -q 'kernel: cached' "$E2E_LOGS/kernel.log"; then how=cached; else how=built; fi
+    row PASS l1-kernel "linux ${kdir%-*}, fragment ${kdir##*-} ($how, $((SECONDS - t)) s)"
+else
+    row FAIL l1-kernel "see kernel.log and kernel-build.log"
+fi
+if initrd=$("$here/initramfs.sh"); then
+    row PASS l1-initramfs "busybox-static:arm64 + nestprobe + kvmsmoke ($(du -h "$initrd" | cut -f1))"
+else
+    row FAIL l1-initramfs "see initramfs.log"
+fi
+
+# ---- the run: L0 QEMU boots L1, L1 runs the checks and powers off -------
+if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
+    console=$E2E_LOGS/console.log
+    l0=(
+        "$QEMU"
+        # EL2 for L1's KVM; iommu=smmuv3 gives an SMMUv3 with stage=nested
+        -M virt,virtualization=on,iommu=smmuv3,gic-version=3
+        -cpu max,pauth-impdef=on -smp 2 -m 2G
+        # IDR3.FWB: without it (or CANWBS) Linux refuses IOMMU_VIOMMU_ALLOC
+        -global arm-smmuv3.s2fwb="${E2E_S2FWB:-on}"
+        # a DMA-capable PCI device with no driver needs in L1
+        -device edu
+        # the +ds source has no NIC option ROMs, hence -net none
+        -nographic -no-reboot -net none
+        -kernel "$kernel" -initrd "$initrd"
+        -append "console=ttyAMA0 rdinit=/init panic=-1 ${E2E_L1_APPEND:-}"
+        -d guest_errors -D "$E2E_LOGS/l0-guest-errors.log"
+    )
+    printf '%q ' "${l0[@]}" >"$E2E_LOGS/l0-cmdline.txt"
+    log "e2e: booting L1 (timeout ${E2E_BOOT_TIMEOUT:-600} s; console: $console)"
+    t=$SECONDS
+    # serial output ends lines with \r\n; progress lines go to stderr
+    timeout -k 10 "${E2E_BOOT_TIMEOUT:-600}" "${l0[@]}" </dev/null 2>&1 |
+        tr -d '\r' | tee "$console" | grep --line-buffered -E '^E2E-' | sed 's/^/  L1: /' >&2
+    qrc=${PIPESTATUS[0]}
+    wall=$((SECONDS - t))
+
+    if boot=$(grep -m1 '^E2E-BOOT ' "$console"); then
+        row PASS l1-boot "${boot#E2E-BOOT }"
+    else
+        row FAIL l1-boot "L1 did not reach /init (L0 exit $qrc; see console.log)"
+    fi
+    for name in "${GUEST_ROWS[@]}"; do
+        line=$(grep -m1 "^E2E-RESULT $name " "$console")
+        if [ -z "$line" ]; then
+            row FAIL "$name" "not reported by L1 (an earlier step failed or timed out; see console.log)"
+            continue
+        fi
+        read -r _ _ st detail <<<"$line"
+        case $st in PASS | FAIL) ;; *) st=FAIL detail="bad result line: $line" ;; esac
+        row "$st" "$name" "$detail"
+    done
+    if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
+        row PASS l1-poweroff "clean power-off, L0 wall ${wall} s"
+    elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+        row FAIL l1-poweroff "L0 killed after ${E2E_BOOT_TIMEOUT:-600} s"
+    else
+        row FAIL l1-poweroff "L0 exit status $qrc, wall ${wall} s"
+    fi
+else
+    for name in l1-boot "${GUEST_ROWS[@]}" l1-poweroff; do
+        row FAIL "$name" "not run: no L1 kernel or initramfs"
+    done
+fi
+
+# ---- second priority: the arm64 QEMU for the L2 stage ------------------
+if [ -n "${E2E_SKIP_L2_VMM:-}" ]; then
+    row SKIP l2-vmm-build "E2E_SKIP_L2_VMM is set"
+else
+    t=$SECONDS
+    if run_logged qemu-arm64 "$here/qemu-arm64.sh"; then
+        vmm=$(cat "$E2E_OUT/qemu-arm64.out")
+        if grep -q 'cached' "$E2E_LOGS/qemu-arm64.log"; then how=cached; else how=built; fi
+        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($how, $((SECONDS - t)) s)"
+    else
+        row FAIL l2-vmm-build "cross build failed (see qemu-arm64.log, qemu-arm64-build.log)"
+    fi
+fi
+
+finish
