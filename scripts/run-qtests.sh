@@ -16,15 +16,20 @@ if [ -z "${RESULTS:-}" ]; then
     own_results=yes
 fi
 
-# The series' own qtests: the test files it adds.
+# The series' own qtests and unit tests: the test files it adds.
 own=$(git -C "$TREE" diff --name-only --diff-filter=A base HEAD -- \
           'tests/qtest/*-test.c' | xargs -r -n1 basename | sed 's/\.c$//')
+own_unit=$(git -C "$TREE" diff --name-only --diff-filter=A base HEAD -- \
+               'tests/unit/test-*.c' | xargs -r -n1 basename | sed 's/\.c$//')
 upstream="bios-tables-test device-introspect-test qom-test"
 tests="$own $upstream"
 
 targets=(qemu-system-aarch64)
 for t in $tests; do
     targets+=("tests/qtest/$t")
+done
+for t in $own_unit; do
+    targets+=("tests/unit/$t")
 done
 "$REPO/scripts/build.sh" "$TREE" "$BUILD" "${targets[@]}" >"$logs/build-qtests.log" 2>&1 || {
     tail -n 30 "$logs/build-qtests.log" >&2
@@ -98,17 +103,20 @@ for rom in /usr/lib/ipxe/qemu/*.rom /usr/share/seabios/vgabios-*.bin; do
     ln -sfn "$rom" "$datadir/$(basename "$rom")"
 done
 
-for t in $tests; do
-    name=qtest-aarch64/$t
+for t in $own_unit $tests; do
+    case " $own_unit " in
+    *" $t "*) name=$t ;;            # suite "unit"
+    *) name=qtest-aarch64/$t ;;
+    esac
     logf=$logs/$t.log
     if meson test -C "$BUILD" --no-rebuild --print-errorlogs "$name" >"$logf" 2>&1; then
         # glib reports the test cases it skipped with "# SKIP"
         skips=$(grep -c '# SKIP' "$BUILD/meson-logs/testlog.txt" || true)
         cases=$(grep -cE '^ok [0-9]+ ' "$BUILD/meson-logs/testlog.txt" || true)
         [ "$skips" -gt 0 ] || skips=
-        result PASS "qtest: $t" "$cases cases${skips:+, $skips skipped inside}"
+        result PASS "test: $t" "$cases cases${skips:+, $skips skipped inside}"
     else
-        result FAIL "qtest: $t" "log: $logf, $BUILD/meson-logs/testlog.txt"
+        result FAIL "test: $t" "log: $logf, $BUILD/meson-logs/testlog.txt"
         tail -n 25 "$logf" | sed 's/^/    | /' >&2
         cp "$BUILD/meson-logs/testlog.txt" "$logs/$t.testlog.txt" || true
     fi
