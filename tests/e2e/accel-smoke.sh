@@ -8,7 +8,8 @@
 # vIOMMU, vDEVICE, nested HWPTs, batched invalidation, C_BAD_STE, GBPA.
 #
 # usage: accel-smoke.sh BDF [extra -device arm-smmuv3 options]
-# Prints E2E-RESULT lines; QEMU's trace goes to /tmp/accel-*.log.
+# Prints E2E-RESULT lines; QEMU's trace goes to /tmp/TAG-trace.log, its stderr
+# to /tmp/TAG-trace.log.stderr, the qtest exchange to /tmp/TAG-qtest.log.
 
 BDF=$1
 EXTRA=${2:-}
@@ -22,6 +23,8 @@ CMDQ=0x40010000         # 256 commands
 EVTQ=0x40020000         # 128 events
 CD=0x40030000           # one (zero) context descriptor
 SID=8                   # 00:01.0: the only device on pcie.0 after gpex-root
+ECAM=0x3f000000         # virt's PCIe config space (highmem=off)
+BAR=0x10000000          # the start of virt's 32-bit PCI MMIO window
 
 in=/tmp/$TAG-in
 out=/tmp/$TAG-out
@@ -30,7 +33,7 @@ rm -f "$in" "$out" "$trace"
 mkfifo "$in"
 
 # shellcheck disable=SC2086
-$QEMU -M virt,gic-version=3 -accel qtest -qtest stdio -display none \
+$QEMU -M virt,gic-version=3,highmem=off -accel qtest -qtest stdio -qtest-log /tmp/$TAG-qtest.log -display none \
     -nodefaults -m 256M \
     -object iommufd,id=ifd0 \
     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$EXTRA \
@@ -39,8 +42,11 @@ $QEMU -M virt,gic-version=3 -accel qtest -qtest stdio -display none \
     -D "$trace" <"$in" >"$out" 2>"$trace.stderr" &
 qpid=$!
 exec 3>"$in"
+# If QEMU dies mid-run, writes to the FIFO fail (EPIPE) instead of killing
+# this script: the remaining checks then report FAIL with what they saw.
+trap '' PIPE
 n=0
-q() { echo "$*" >&3; n=$((n + 1)); }
+q() { echo "$*" >&3 2>/dev/null; n=$((n + 1)); }
 # wait until QEMU answered every command sent so far (at most ~20 s)
 sync_q() {
     i=0
@@ -64,21 +70,29 @@ ste() {  # ste WORD0 WORD2: the STE of $SID (words 1 and 3 zero)
     q writel "$(printf 0x%x $((a + 8)))" "$2"; q writel "$(printf 0x%x $((a + 12)))" 0
 }
 count() { grep -c "$1" "$trace" 2>/dev/null; }
+# a trace line without its event name (the log backend's format has two
+# spaces after it for some events)
+args() { echo "$1" | sed 's/^[^ ]*  *//'; }
 
-sleep 1
-if ! kill -0 $qpid 2>/dev/null; then
-    res "$TAG-start" FAIL "QEMU exited: $(tail -n 3 "$trace.stderr" | tr '\n' ' ')"
-    exit 1
-fi
+# QEMU reads qtest commands only once the machine is built (devices
+# realized, the vIOMMU allocated at cold plug), so the first answer means
+# it is up; if it exits instead (a device refused), the vIOMMU row and
+# accel-start say why, and the run stops here.
 q readl "$(reg 0x1c)"; sync_q
-if [ "$(last)" != "0x0000000000000001" ] &&  [ "$(last)" != "0x00000001" ]; then
-    res "$TAG-start" FAIL "SMMU AIDR reads $(last)"
-fi
 viommu=$(grep -m1 'iommufd_backend_alloc_viommu' "$trace")
 case "$viommu" in
-*"(0)"*) res "$TAG-viommu" PASS "cold plug: ${viommu#*iommufd_backend_alloc_viommu }" ;;
+*"(0)"*) res "$TAG-viommu" PASS "cold plug: $(args "$viommu")" ;;
 *) res "$TAG-viommu" FAIL "no vIOMMU: ${viommu:-no IOMMU_VIOMMU_ALLOC} $(tail -n 2 "$trace.stderr" | tr '\n' ' ')" ;;
 esac
+if ! kill -0 $qpid 2>/dev/null; then
+    res "$TAG-start" FAIL "QEMU exited: $(tail -n 3 "$trace.stderr" | tr '\n' ' ')"
+    echo "=== $TAG trace"
+    tail -n 40 "$trace"
+    exit 1
+fi
+if [ "$(last)" != "0x0000000000000001" ] &&  [ "$(last)" != "0x00000001" ]; then
+    res "$TAG-start" FAIL "SMMU AIDR reads '$(last)' (no qtest answer in 20 s?)"
+fi
 
 # A stage-1 STE for the device: V=1, Config=S1 (0b101), S1ContextPtr=CD;
 # S1CIR=S1COR=WBRA, S1CSH=inner shareable.  Then enable the SMMU.
@@ -102,48 +116,88 @@ cons=$(rd 0x9c); gerror=$(rd 0x60)
 
 vdev=$(grep -m1 'iommufd_backend_alloc_vdev' "$trace")
 case "$vdev" in
-*"virt_id=0x8 "*"(0)"*) res "$TAG-vdevice" PASS "${vdev#*iommufd_backend_alloc_vdev }" ;;
+*"virt_id=0x8 "*"(0)"*) res "$TAG-vdevice" PASS "$(args "$vdev")" ;;
 *) res "$TAG-vdevice" FAIL "${vdev:-no IOMMU_VDEVICE_ALLOC}" ;;
 esac
 nested=$(grep 'iommufd_backend_alloc_hwpt' "$trace" | grep 'hwpt_type=2' | grep -c '(0)')
 s1=$(grep 'smmuv3_accel_install' "$trace" | grep "sid=0x8 smmu_enabled=1" | grep -v 'nested_hwpt=0' | tail -n 1)
 if [ "$nested" -ge 3 ] && [ -n "$s1" ]; then
-    res "$TAG-nested-ste" PASS "$nested nested HWPTs (abort, bypass, S1 STEs); ${s1#*smmuv3_accel_install }"
+    res "$TAG-nested-ste" PASS "$nested nested HWPTs (abort, bypass, S1 STEs); $(args "$s1")"
 else
     res "$TAG-nested-ste" FAIL "nested HWPTs allocated: $nested; install: ${s1:-none}"
 fi
 inv=$(grep 'iommufd_backend_invalidate_cache' "$trace")
 ninv=$(echo "$inv" | grep -c 'iommufd')
 if [ "$cons" = 5 ] && [ "$gerror" = 0 ] && [ "$ninv" -ge 1 ]; then
-    res "$TAG-invalidate" PASS "CONS=5 GERROR=0, $ninv host call(s): $(echo "$inv" | sed 's/.*entry_len=16 //' | tr '\n' ';')"
+    res "$TAG-invalidate" PASS "CONS=5 GERROR=0, $ninv host call(s): $(echo "$inv" | sed 's/.*entry_len=16 //' | tr '\n' ';' | sed 's/;$//')"
 else
     res "$TAG-invalidate" FAIL "CONS=$cons GERROR=$gerror, host calls: ${inv:-none}"
 fi
 
+# event N of the guest's event queue: "TYPE SID"
+event() {
+    q readl "$(printf 0x%x $((EVTQ + $1 * 32)))"; sync_q; e0=$(last)
+    q readl "$(printf 0x%x $((EVTQ + $1 * 32 + 4)))"; sync_q; e1=$(last)
+    echo "$((e0 & 0xff)) $((e1))"
+}
+
+# The device faults on the guest's stage 1: edu reads IOVA 0x1000 through
+# the stage-1 STE, whose context descriptor is invalid (all zero).  The
+# host SMMU reports C_BAD_CD on the vEVENTQ and QEMU must put it into the
+# guest's event queue.  edu's BAR0 is placed and enabled through ECAM.
+cfg=$((ECAM + (SID << 12)))
+q writel "$(printf 0x%x $((cfg + 0x10)))" $BAR
+q writew "$(printf 0x%x $((cfg + 0x4)))" 0x6     # memory space, bus master
+q readl $BAR; sync_q; eduid=$(last)
+q writeq "$(printf 0x%x $((BAR + 0x80)))" 0x1000   # DMA source (IOVA)
+q writeq "$(printf 0x%x $((BAR + 0x88)))" 0x40000  # destination: edu buffer
+q writeq "$(printf 0x%x $((BAR + 0x90)))" 8
+q writeq "$(printf 0x%x $((BAR + 0x98)))" 1        # start, RAM -> edu
+sync_q
+i=0
+eprod=$(rd 0xa8)
+while [ "$((eprod & 0xff))" = 0 ] && [ $i -lt 50 ]; do
+    usleep 100000; i=$((i + 1)); eprod=$(rd 0xa8)
+done
+ev=$(event 0)
+if [ "$ev" = "10 $SID" ]; then
+    res "$TAG-vevent" PASS "edu $eduid DMA fault: host C_BAD_CD for SID $SID in the guest event queue (EVENTQ_PROD=$eprod)"
+else
+    res "$TAG-vevent" FAIL "edu $eduid DMA: EVENTQ_PROD=$eprod, first event (type sid) $ev"
+fi
+
 # A stage-2 STE from the guest is refused: C_BAD_STE in its event queue
+before=$(($(rd 0xa8) & 0xff))
 ste $((CD | 0xd)) 0
 cmd 5 0x03 $SID
 cmd 6 0x46 0
 q writel "$(reg 0x98)" 7
 sync_q
 eprod=$(rd 0xa8)
-q readl "$(printf 0x%x $EVTQ)"; sync_q; ev0=$(last)
-q readl "$(printf 0x%x $((EVTQ + 4)))"; sync_q; ev1=$(last)
-if [ "$eprod" = 1 ] && [ $((ev0 & 0xff)) = 4 ] && [ $((ev1)) = $SID ]; then
+ev=$(event $before)
+if [ "$((eprod & 0xff))" = $((before + 1)) ] && [ "$ev" = "4 $SID" ]; then
     res "$TAG-bad-ste" PASS "C_BAD_STE for SID $SID in the guest event queue"
 else
-    res "$TAG-bad-ste" FAIL "EVENTQ_PROD=$eprod event words $ev0 $ev1"
+    res "$TAG-bad-ste" FAIL "EVENTQ_PROD=$eprod (was $before), event (type sid) $ev"
 fi
 
 # SMMU disabled: GBPA (bypass at reset) decides
+# (only trace lines written after CR0 is cleared count: cold plug installs
+# with the SMMU disabled too)
+before=$(wc -l <"$trace")
 q writel "$(reg 0x20)" 0
 sync_q
-byp=$(grep 'smmuv3_accel_install' "$trace" | grep 'sid=0x8 smmu_enabled=0' | tail -n 1)
-[ -n "$byp" ] && res "$TAG-gbpa" PASS "${byp#*smmuv3_accel_install }" ||
+byp=$(tail -n +$((before + 1)) "$trace" | grep 'smmuv3_accel_install' |
+      grep 'sid=0x8 smmu_enabled=0' | tail -n 1)
+[ -n "$byp" ] && res "$TAG-gbpa" PASS "$(args "$byp")" ||
     res "$TAG-gbpa" FAIL "no install with the SMMU disabled"
 
 exec 3>&-
 kill $qpid 2>/dev/null
 wait $qpid 2>/dev/null
+if [ -s "$trace.stderr" ]; then
+    echo "=== $TAG QEMU stderr"
+    tail -n 20 "$trace.stderr"
+fi
 echo "=== $TAG trace"
-cat "$trace" | tail -n 40
+tail -n 40 "$trace"

@@ -7,6 +7,13 @@
 # tree's uAPI headers, qemu/linux-headers, which are newer than the cross
 # libc's), and l1-init.sh as /init.  The archive is an uncompressed newc cpio:
 # gunzip under TCG would cost more time than the few MB it saves.
+#
+# With E2E_L2_VMM=<path> (the stripped arm64 qemu-system-aarch64 that
+# qemu-arm64.sh printed), that QEMU goes in too, as /bin/qemu-system-aarch64,
+# with its shared-library closure under /lib/aarch64-linux-gnu (from the
+# private arm64 sysroot named in SYSROOT beside it, and the cross C library)
+# and the dynamic loader as /lib/ld-linux-aarch64.so.1; plus accel-smoke.sh,
+# which L1 runs against the real kernel.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -41,6 +48,46 @@ for p in nestprobe kvmsmoke; do
 done
 aarch64-linux-gnu-strip "$root/bin/nestprobe" "$root/bin/kvmsmoke"
 install -m 0755 "$here/l1-init.sh" "$root/init"
+
+# ---- optional: the series' arm64 QEMU and its libraries -----------------
+vmm=${E2E_L2_VMM:-}
+if [ -n "$vmm" ]; then
+    [ -x "$vmm" ] || die "initramfs: E2E_L2_VMM=$vmm is not an executable"
+    ml=aarch64-linux-gnu
+    sysroot=$(cat "$(dirname "$vmm")/SYSROOT")
+    libdirs=("$sysroot/usr/lib/$ml" "$sysroot/lib/$ml" "/usr/$ml/lib")
+    mkdir -p "$root/lib/$ml"
+    declare -A seen=()
+    # copy_needed ELF: every DT_NEEDED of ELF, recursively, into /lib/$ml
+    copy_needed() {
+        local n d f
+        for n in $(aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p'); do
+            [ -z "${seen[$n]:-}" ] || continue
+            seen[$n]=1
+            # the loader is the PT_INTERP path, copied below
+            [ "$n" != ld-linux-aarch64.so.1 ] || continue
+            f=
+            for d in "${libdirs[@]}"; do
+                if [ -e "$d/$n" ]; then f=$d/$n; break; fi
+            done
+            [ -n "$f" ] || die "initramfs: $n (needed by $(basename "$1")) is in neither the sysroot nor the cross libc"
+            cp -L "$f" "$root/lib/$ml/$n"
+            chmod 0755 "$root/lib/$ml/$n"
+            aarch64-linux-gnu-strip --strip-unneeded "$root/lib/$ml/$n"
+            echo "initramfs: $n <- $(readlink -f "$f")" >>"$blog"
+            copy_needed "$root/lib/$ml/$n"
+        done
+    }
+    install -m 0755 "$vmm" "$root/bin/qemu-system-aarch64"
+    copy_needed "$root/bin/qemu-system-aarch64"
+    interp=$(aarch64-linux-gnu-readelf -l "$vmm" |
+             sed -n 's/.*Requesting program interpreter: \(.*\)\]/\1/p')
+    [ "$interp" = /lib/ld-linux-aarch64.so.1 ] ||
+        die "initramfs: unexpected program interpreter '$interp' in $vmm"
+    cp -L "/usr/$ml/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
+    install -m 0755 "$here/accel-smoke.sh" "$root/bin/accel-smoke.sh"
+    log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
+fi
 
 # Fixed owner and sorted names: the archive depends only on its inputs.
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$work/l1.cpio"

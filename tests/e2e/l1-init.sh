@@ -1,8 +1,9 @@
 #!/bin/busybox sh
 # /init of the L1 initramfs (`make e2e`).  L1 is a Linux guest of the
 # series' QEMU; its emulated SMMUv3 plays the host SMMU.  This script binds
-# QEMU's edu device to vfio-pci, runs nestprobe (the iommufd nesting uAPI)
-# and kvmsmoke (/dev/kvm), and powers off.  Every check prints
+# QEMU's edu device to vfio-pci, runs nestprobe (the iommufd nesting uAPI),
+# accel-smoke.sh (the series' arm64 QEMU with an accelerated SMMUv3, if the
+# initramfs has it) and kvmsmoke (/dev/kvm), and powers off.  Every check prints
 #     E2E-RESULT <step> PASS|FAIL <detail>
 # which tests/e2e/run.sh reads from the serial console.
 
@@ -61,6 +62,14 @@ else
             res s2-fault-host PASS "host logged: ${f#*event: }"
         else
             res s2-fault-host FAIL "no host F_TRANSLATION for iova 0x3000 / ipa 0x50000000 in dmesg"
+        fi
+        # The series' arm64 QEMU, when the initramfs has it: an accelerated
+        # SMMUv3 with edu (still bound to vfio-pci; nestprobe closed its
+        # fds) assigned through iommufd, driven over qtest by accel-smoke.sh
+        if [ -x /bin/qemu-system-aarch64 ] && [ -x /bin/accel-smoke.sh ]; then
+            echo "=== accel-smoke $BDF at L1 uptime $(up) s"
+            timeout 120 /bin/accel-smoke.sh "$BDF"
+            echo "=== accel-smoke exit status $? at L1 uptime $(up) s"
         fi
     else
         res vfio-bind FAIL "$BDF driver=${drv:-none} cdev=${cdev:-none} /dev/iommu $([ -c /dev/iommu ] && echo present || echo missing)"

@@ -7,8 +7,10 @@
 # and kvmsmoke checks /dev/kvm.  The guest prints E2E-RESULT lines on the
 # serial console; this script turns them into a result table.
 #
-# Then (second priority, for the later L2 stage) it cross-builds the series'
-# QEMU for arm64, the future L2 VMM (tests/e2e/qemu-arm64.sh).
+# Before that it cross-builds the series' QEMU for arm64 (tests/e2e/qemu-
+# arm64.sh, cached) and packs it into L1's initramfs: after nestprobe, L1
+# runs it under qtest with an accelerated SMMUv3 and edu assigned through
+# vfio-pci + iommufd (tests/e2e/accel-smoke.sh, the accel-* rows).
 #
 # Needs `make setup` (deb-src lines) and `make build` (build/qemu-system-
 # aarch64); `make e2e` runs both first.  Exit status non-zero on any FAIL.
@@ -16,10 +18,13 @@
 # Environment:
 #   RESULTS=<file>      also append the rows there (scripts/results.sh format)
 #   E2E_KERNEL=<ver>    preferred L1 kernel (upstream version, default 7.1.8)
-#   E2E_SKIP_L2_VMM=1   skip the arm64 QEMU cross build (row reported SKIP)
+#   E2E_SKIP_L2_VMM=1   skip the arm64 QEMU cross build and the accel-*
+#                       smoke in L1 (rows reported SKIP)
 #   E2E_BOOT_TIMEOUT=s  L0 run time limit (default 600)
 #   E2E_S2FWB=off       negative check: without IDR3.FWB, L1 must refuse
-#                       the vIOMMU (hw-info and viommu FAIL, exit non-zero)
+#                       the vIOMMU (hw-info and viommu FAIL, exit non-zero;
+#                       the arm64 QEMU exits at cold plug: accel-viommu and
+#                       accel-start FAIL with its EOPNOTSUPP message)
 #   E2E_L1_APPEND=...   extra L1 kernel arguments
 # To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell.
 # Logs: .check/e2e/logs/ (console.log is L1's serial console).
@@ -29,6 +34,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$REPO/scripts/results.sh"
 
 QEMU=$BUILD/qemu-system-aarch64
+unset E2E_L2_VMM  # set below when the arm64 QEMU is there
 t_start=$SECONDS
 
 # The rows L1 must report, in table order; one missing counts as a FAIL.
@@ -36,6 +42,9 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             nested-ste-reject nested-attach invalidate-accept invalidate-reject
             veventq-alloc vevent-bad-cd nested-dma vevent-s1-fault s2-fault-host
             kvm)
+# accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
+ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
+            accel-vevent accel-bad-ste accel-gbpa)
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
@@ -120,8 +129,31 @@ if run_logged kernel "$here/kernel.sh"; then
 else
     row FAIL l1-kernel "see kernel.log and kernel-build.log"
 fi
+# ---- the series' QEMU for arm64: packed into the initramfs --------------
+# L1 runs it (accel-smoke.sh), so it is built before the initramfs.
+if [ -n "${E2E_SKIP_L2_VMM:-}" ]; then
+    row SKIP l2-vmm-build "E2E_SKIP_L2_VMM is set"
+else
+    t=$SECONDS
+    if run_logged qemu-arm64 "$here/qemu-arm64.sh"; then
+        vmm=$(cat "$E2E_OUT/qemu-arm64.out")
+        export E2E_L2_VMM=$vmm
+        if grep -q 'cached' "$E2E_LOGS/qemu-arm64.log"; then how=cached; else how=built; fi
+        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($how, $((SECONDS - t)) s)"
+    else
+        row FAIL l2-vmm-build "cross build failed (see qemu-arm64.log, qemu-arm64-build.log)"
+    fi
+fi
+
+if [ -n "${E2E_L2_VMM:-}" ]; then
+    GUEST_ROWS+=("${ACCEL_ROWS[@]}")
+    what="busybox-static:arm64 + nestprobe + kvmsmoke + arm64 QEMU and accel-smoke"
+else
+    what="busybox-static:arm64 + nestprobe + kvmsmoke"
+fi
+t=$SECONDS
 if initrd=$("$here/initramfs.sh"); then
-    row PASS l1-initramfs "busybox-static:arm64 + nestprobe + kvmsmoke ($(du -h "$initrd" | cut -f1))"
+    row PASS l1-initramfs "$what ($(du -h "$initrd" | cut -f1), $((SECONDS - t)) s)"
 else
     row FAIL l1-initramfs "see initramfs.log"
 fi
@@ -168,6 +200,12 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         case $st in PASS | FAIL) ;; *) st=FAIL detail="bad result line: $line" ;; esac
         row "$st" "$name" "$detail"
     done
+    # rows L1 reports only on failure (accel-start: QEMU did not come up)
+    while read -r _ name st detail; do
+        case " ${GUEST_ROWS[*]} " in *" $name "*) continue ;; esac
+        case $st in PASS | FAIL) ;; *) st=FAIL ;; esac
+        row "$st" "$name" "$detail"
+    done < <(grep '^E2E-RESULT ' "$console")
     if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
         row PASS l1-poweroff "clean power-off, L0 wall ${wall} s"
     elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
@@ -180,19 +218,10 @@ else
         row FAIL "$name" "not run: no L1 kernel or initramfs"
     done
 fi
-
-# ---- second priority: the arm64 QEMU for the L2 stage ------------------
-if [ -n "${E2E_SKIP_L2_VMM:-}" ]; then
-    row SKIP l2-vmm-build "E2E_SKIP_L2_VMM is set"
-else
-    t=$SECONDS
-    if run_logged qemu-arm64 "$here/qemu-arm64.sh"; then
-        vmm=$(cat "$E2E_OUT/qemu-arm64.out")
-        if grep -q 'cached' "$E2E_LOGS/qemu-arm64.log"; then how=cached; else how=built; fi
-        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($how, $((SECONDS - t)) s)"
-    else
-        row FAIL l2-vmm-build "cross build failed (see qemu-arm64.log, qemu-arm64-build.log)"
-    fi
+if [ -z "${E2E_L2_VMM:-}" ]; then
+    for name in "${ACCEL_ROWS[@]}"; do
+        row SKIP "$name" "not run: no arm64 QEMU (see l2-vmm-build)"
+    done
 fi
 
 finish
