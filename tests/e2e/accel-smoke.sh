@@ -7,15 +7,21 @@
 # That drives the accelerated path against the real kernel in seconds:
 # vIOMMU, vDEVICE, nested HWPTs, batched invalidation, C_BAD_STE, GBPA.
 #
-# usage: accel-smoke.sh BDF [extra -device arm-smmuv3 options]
+# usage: accel-smoke.sh BDF [extra -device arm-smmuv3 options [TAG [ROW]]]
+# With ROW, only the row TAG-ROW is printed (a variant run checks one thing).
 # Prints E2E-RESULT lines; QEMU's trace goes to /tmp/TAG-trace.log, its stderr
 # to /tmp/TAG-trace.log.stderr, the qtest exchange to /tmp/TAG-qtest.log.
 
 BDF=$1
 EXTRA=${2:-}
 TAG=${3:-accel}
+ONLY=${4:-}
 QEMU=/bin/qemu-system-aarch64
-res() { echo "E2E-RESULT $*"; }
+res() {
+    if [ -z "$ONLY" ] || [ "$1" = "$TAG-$ONLY" ]; then
+        echo "E2E-RESULT $*"
+    fi
+}
 
 SMMU=0x0c000000         # first dynamic sysbus device of virt
 STRTAB=0x40000000       # linear stream table, 256 entries
@@ -29,12 +35,14 @@ BAR=0x10000000          # the start of virt's 32-bit PCI MMIO window
 in=/tmp/$TAG-in
 out=/tmp/$TAG-out
 trace=/tmp/$TAG-trace.log
-rm -f "$in" "$out" "$trace"
-mkfifo "$in"
+qmp=/tmp/$TAG-qmp
+rm -f "$in" "$out" "$trace" "$qmp.in" "$qmp.out"
+mkfifo "$in" "$qmp.in" "$qmp.out"
 
 # shellcheck disable=SC2086
 $QEMU -M virt,gic-version=3,highmem=off -accel qtest -qtest stdio -qtest-log /tmp/$TAG-qtest.log -display none \
     -nodefaults -m 256M \
+    -chardev pipe,id=qmp0,path=$qmp -mon chardev=qmp0,mode=control \
     -object iommufd,id=ifd0 \
     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$EXTRA \
     -device vfio-pci,host=$BDF,iommufd=ifd0,id=hostdev0,addr=1.0 \
@@ -128,10 +136,15 @@ else
 fi
 inv=$(grep 'iommufd_backend_invalidate_cache' "$trace")
 ninv=$(echo "$inv" | grep -c 'iommufd')
-if [ "$cons" = 5 ] && [ "$gerror" = 0 ] && [ "$ninv" -ge 1 ]; then
+# three commands: one host call per batch, or one per command without
+case "$EXTRA" in
+*x-accel-batching=off*) want=3 ;;
+*) want=1 ;;
+esac
+if [ "$cons" = 5 ] && [ "$gerror" = 0 ] && [ "$ninv" = "$want" ]; then
     res "$TAG-invalidate" PASS "CONS=5 GERROR=0, $ninv host call(s): $(echo "$inv" | sed 's/.*entry_len=16 //' | tr '\n' ';' | sed 's/;$//')"
 else
-    res "$TAG-invalidate" FAIL "CONS=$cons GERROR=$gerror, host calls: ${inv:-none}"
+    res "$TAG-invalidate" FAIL "CONS=$cons GERROR=$gerror, $ninv host calls (want $want): ${inv:-none}"
 fi
 
 # event N of the guest's event queue: "TYPE SID"
@@ -181,6 +194,29 @@ else
     res "$TAG-bad-ste" FAIL "EVENTQ_PROD=$eprod (was $before), event (type sid) $ev"
 fi
 
+# QMP over the pipe chardev (L1 has no sockets): send a command, print
+# the answer's line
+qmp_do() {
+    echo "$1" >"$qmp.in"
+    timeout 5 head -n 1 <"$qmp.out"
+}
+# the counters, read with qom-get
+counter() {
+    qmp_do "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/smmu0\",\"property\":\"$1\"}}" |
+        sed -n 's/.*"return": *\([0-9]*\).*/\1/p'
+}
+timeout 5 head -n 1 <"$qmp.out" >/dev/null          # the greeting
+qmp_do '{"execute":"qmp_capabilities"}' >/dev/null
+c_cmds=$(counter accel-cmds-forwarded); c_ioctls=$(counter accel-ioctls)
+c_batches=$(counter accel-batches); c_errors=$(counter accel-errors)
+c_events=$(counter accel-events)
+if [ "$c_cmds" = 3 ] && [ "$c_ioctls" = 1 ] && [ "$c_batches" = 1 ] &&
+   [ "$c_errors" = 0 ] && [ "${c_events:-0}" -ge 1 ]; then
+    res "$TAG-counters" PASS "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events"
+else
+    res "$TAG-counters" FAIL "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events"
+fi
+
 # SMMU disabled: GBPA (bypass at reset) decides
 # (only trace lines written after CR0 is cleared count: cold plug installs
 # with the SMMU disabled too)
@@ -191,6 +227,28 @@ byp=$(tail -n +$((before + 1)) "$trace" | grep 'smmuv3_accel_install' |
       grep 'sid=0x8 smmu_enabled=0' | tail -n 1)
 [ -n "$byp" ] && res "$TAG-gbpa" PASS "$(args "$byp")" ||
     res "$TAG-gbpa" FAIL "no install with the SMMU disabled"
+
+# system_reset with the SMMU enabled again: devices back to what GBPA
+# selects, the vEVENTQ gone with the guest's event queue
+q writel "$(reg 0x20)" 0xd
+sync_q
+before=$(wc -l <"$trace")
+qmp_do '{"execute":"system_reset"}' >/dev/null
+# the main loop resets the machine after answering: wait for it
+i=0
+while ! tail -n +$((before + 1)) "$trace" | grep -q 'smmuv3_accel_veventq_free' &&
+      [ $i -lt 30 ]; do
+    usleep 100000; i=$((i + 1))
+done
+q readl "$(reg 0x20)"; sync_q; cr0=$(last)
+after=$(tail -n +$((before + 1)) "$trace")
+rst=$(echo "$after" | grep 'smmuv3_accel_install' | grep 'sid=0x8 smmu_enabled=0' | tail -n 1)
+if [ -n "$rst" ] && echo "$after" | grep -q 'smmuv3_accel_veventq_free' &&
+   [ $((cr0)) = 0 ]; then
+    res "$TAG-reset" PASS "CR0=0, vEVENTQ freed, $(args "$rst")"
+else
+    res "$TAG-reset" FAIL "CR0=$cr0, after reset: $(echo "$after" | grep smmuv3_accel | tail -n 3 | tr '\n' ';')"
+fi
 
 exec 3>&-
 kill $qpid 2>/dev/null

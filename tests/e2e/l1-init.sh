@@ -70,6 +70,10 @@ else
             echo "=== accel-smoke $BDF at L1 uptime $(up) s"
             timeout 120 /bin/accel-smoke.sh "$BDF"
             echo "=== accel-smoke exit status $? at L1 uptime $(up) s"
+            # the same without batching: one host call per command
+            timeout 120 /bin/accel-smoke.sh "$BDF" ",x-accel-batching=off" \
+                accel-nobatch invalidate >/tmp/accel-nobatch.console 2>&1
+            grep '^E2E-RESULT' /tmp/accel-nobatch.console
         fi
     else
         res vfio-bind FAIL "$BDF driver=${drv:-none} cdev=${cdev:-none} /dev/iommu $([ -c /dev/iommu ] && echo present || echo missing)"

@@ -44,7 +44,8 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
-            accel-vevent accel-bad-ste accel-gbpa)
+            accel-vevent accel-bad-ste accel-counters accel-gbpa accel-reset
+            accel-nobatch-invalidate)
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
