@@ -20,7 +20,8 @@ fi
 own=$(git -C "$TREE" diff --name-only --diff-filter=A base HEAD -- \
           'tests/qtest/*-test.c' | xargs -r -n1 basename | sed 's/\.c$//')
 own_unit=$(git -C "$TREE" diff --name-only --diff-filter=A base HEAD -- \
-               'tests/unit/test-*.c' | xargs -r -n1 basename | sed 's/\.c$//')
+               'tests/unit/test-*.c' | xargs -r -n1 basename | sed 's/\.c$//' |
+           tr '\n' ' ')
 upstream="bios-tables-test device-introspect-test qom-test"
 tests="$own $upstream"
 
