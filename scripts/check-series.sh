@@ -46,13 +46,26 @@ run_check "series: re-export is byte-identical" "$logs/series-export.log" \
     bash -c '"$1/scripts/export.sh" --tree "$2/qemu" --to "$2/export" &&
              diff -r "$1/patches" "$2/export"' _ "$REPO" "$scratch"
 
+# checkpatch_clean TREE PATCH: no error and no warning.  Warnings count
+# too, as a series is sent with none, except one that QEMU's own procedure
+# produces: bios-tables-test.c has new expected ACPI tables added as empty
+# files first, and checkpatch asks whether such a new file needs an SPDX
+# line, which binary AML cannot carry.
+checkpatch_clean() {
+    local out rc=0 other
+    out=$(cd "$1" && ./scripts/checkpatch.pl "$2") || rc=$?
+    printf '%s\n' "$out"
+    [ $rc = 0 ] || return 1
+    other=$(grep '^WARNING' <<<"$out" |
+            grep -v "^WARNING: Does new file 'tests/data/acpi/[^']*' need 'SPDX-License-Identifier'?\$" ||
+            true)
+    [ -z "$other" ] && grep -q '^total: 0 errors,' <<<"$out"
+}
+
 for p in "${patches[@]}"; do
     n=$(basename "$p" .patch)
-    # warnings count too: a series is sent with none
     run_check "checkpatch: $n" "$logs/checkpatch-$n.log" \
-        bash -c 'cd "$1" && ./scripts/checkpatch.pl "$2" &&
-                 ./scripts/checkpatch.pl "$2" | grep -q "total: 0 errors, 0 warnings"' \
-        _ "$scratch/qemu" "$p"
+        checkpatch_clean "$scratch/qemu" "$p"
 done
 
 # Build the base, then each patch on top of the previous one.
