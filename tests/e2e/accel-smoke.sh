@@ -47,6 +47,7 @@ $QEMU -M virt,gic-version=3,highmem=off -accel qtest -qtest stdio -qtest-log /tm
     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$EXTRA \
     -device vfio-pci,host=$BDF,iommufd=ifd0,id=hostdev0,addr=1.0 \
     -trace 'enable=smmuv3_accel_*' -trace 'enable=iommufd_backend_*' \
+    -trace 'enable=pci_msi_doorbell' -trace 'enable=gicv3_its_translation_write' \
     -D "$trace" <"$in" >"$out" 2>"$trace.stderr" &
 qpid=$!
 exec 3>"$in"
@@ -248,6 +249,50 @@ if [ -n "$rst" ] && echo "$after" | grep -q 'smmuv3_accel_veventq_free' &&
     res "$TAG-reset" PASS "CR0=0, vEVENTQ freed, $(args "$rst")"
 else
     res "$TAG-reset" FAIL "CR0=$cr0, after reset: $(echo "$after" | grep smmuv3_accel | tail -n 3 | tr '\n' ';')"
+fi
+
+# MSI, the userspace (TCG) path: the guest programs edu's MSI capability
+# with an address of its own (an IOVA QEMU cannot translate); edu's MSIs
+# reach L1 through the host SMMU (the SMMU is disabled after the reset:
+# GBPA bypass) and come to QEMU from the VFIO eventfd, which must deliver
+# them to the ITS doorbell (GITS_TRANSLATER) with edu's requester ID.
+q writel "$(printf 0x%x $((cfg + 0x10)))" $BAR
+q writew "$(printf 0x%x $((cfg + 0x4)))" 0x6     # memory space, bus master
+q readb "$(printf 0x%x $((cfg + 0x34)))"; sync_q; cap=$(($(last) & 0xfc))
+while [ "$cap" != 0 ]; do
+    q readb "$(printf 0x%x $((cfg + cap)))"; sync_q
+    [ $(($(last) & 0xff)) = 5 ] && break          # MSI capability
+    q readb "$(printf 0x%x $((cfg + cap + 1)))"; sync_q; cap=$(($(last) & 0xfc))
+done
+MSI_ADDR=0xdead0000
+if [ "$cap" != 0 ]; then
+    q writel "$(printf 0x%x $((cfg + cap + 4)))" $MSI_ADDR   # address low
+    q writel "$(printf 0x%x $((cfg + cap + 8)))" 0           # address high
+    q writew "$(printf 0x%x $((cfg + cap + 12)))" 0x2a       # data (64-bit cap)
+    q writew "$(printf 0x%x $((cfg + cap + 2)))" 0x1         # MSI enable
+    sync_q
+    before=$(wc -l <"$trace")
+    for r in 1 2 3; do
+        q writel "$(printf 0x%x $((BAR + 0x60)))" 1         # raise
+        sync_q; usleep 200000
+        q writel "$(printf 0x%x $((BAR + 0x64)))" 1         # acknowledge
+        sync_q
+    done
+    i=0
+    while [ "$(tail -n +$((before + 1)) "$trace" | grep -c 'pci_msi_doorbell')" -lt 3 ] &&
+          [ $i -lt 30 ]; do
+        usleep 100000; i=$((i + 1))
+    done
+    after=$(tail -n +$((before + 1)) "$trace")
+    ndb=$(echo "$after" | grep -c "pci_msi_doorbell.* MSI to $MSI_ADDR delivered at doorbell 0x8090040")
+    its=$(echo "$after" | grep 'gicv3_its_translation_write' | grep -c 'data 0x2a .*requester_id 0x8')
+    if [ "$ndb" = 3 ] && [ "$its" = 3 ]; then
+        res "$TAG-msi" PASS "3 edu MSIs (guest address $MSI_ADDR, data 0x2a) delivered at the ITS doorbell 0x8090040, requester 0x8"
+    else
+        res "$TAG-msi" FAIL "doorbell deliveries $ndb/3, ITS writes from 0x8 $its/3: $(echo "$after" | grep -E 'doorbell|translation_write' | tail -n 2 | tr '\n' ';')"
+    fi
+else
+    res "$TAG-msi" FAIL "no MSI capability on the assigned edu"
 fi
 
 exec 3>&-
