@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo clean distclean
 
 all: setup tree build
 	@echo
@@ -42,6 +42,17 @@ check-qtest: setup tree
 # emulated SMMUv3 as its iommufd host SMMU (tests/e2e/run.sh).
 e2e: setup build
 	tests/e2e/run.sh
+
+# The same plus an L2 guest on TCG inside L1 (minutes more).
+e2e-full: setup build
+	E2E_L2=full tests/e2e/run.sh
+
+# The main job, end to end: set up the host, build, then the nested run
+# (stage 1: L1's iommufd uAPI and the series' QEMU under qtest; stage 2:
+# the series' QEMU as L1's VMM running a Debian L2 whose devices, from L0,
+# sit behind the accelerated vSMMU); prints the result table.
+demo: setup tree build
+	tests/e2e/demo.sh
 
 # Scratch space only; the work tree may hold unexported work and is kept.
 clean:

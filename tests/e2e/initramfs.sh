@@ -89,6 +89,51 @@ if [ -n "$vmm" ]; then
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
 fi
 
+# ---- optional: stage 2, L2's kernel, firmware and initramfs -------------
+# E2E_L2_KERNEL=<dir that l2-kernel.sh printed>, E2E_L2_DISK=<the raw image
+# behind L0's virtio-blk>.  L1 gets /l2/Image, /l2/initrd.cpio, AAVMF as
+# /l2/CODE.fd and /l2/VARS.fd (trailing zeros cut off; l2-run.sh grows them
+# back to 64 MiB), l2-run.sh and iommufd-reopen.  L2's initramfs: busybox,
+# l2-init.sh as /init, edudma, the modules and their load order, and the
+# md5 of the disk's first MiB.
+l2k=${E2E_L2_KERNEL:-}
+if [ -n "$l2k" ]; then
+    [ -n "$vmm" ] || die "initramfs: stage 2 (E2E_L2_KERNEL) needs the arm64 QEMU (E2E_L2_VMM)"
+    l2root=$work/l2root
+    mkdir -p "$l2root"/{bin,dev,proc,sys,tmp,etc,lib/modules} "$root/l2"
+    cp "$root/bin/busybox" "$l2root/bin/busybox"
+    install -m 0755 "$here/l2-init.sh" "$l2root/init"
+    aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Wno-sign-compare \
+        -I"$work/include" -I"$TREE/linux-headers" \
+        -o "$l2root/bin/edudma" "$here/edudma.c" >>"$blog" 2>&1 || {
+        cat "$blog" >&2; die "initramfs: building edudma failed"; }
+    aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Wno-sign-compare \
+        -I"$work/include" -I"$TREE/linux-headers" \
+        -o "$root/bin/iommufd-reopen" "$here/iommufd-reopen.c" >>"$blog" 2>&1 || {
+        cat "$blog" >&2; die "initramfs: building iommufd-reopen failed"; }
+    aarch64-linux-gnu-strip "$l2root/bin/edudma" "$root/bin/iommufd-reopen"
+    cp "$l2k"/modules/*.ko "$l2k/load-order" "$l2root/lib/modules/"
+    if [ -n "${E2E_L2_DISK:-}" ]; then
+        head -c 1048576 "$E2E_L2_DISK" | md5sum | cut -d' ' -f1 >"$l2root/etc/blk.md5"
+    fi
+    (cd "$l2root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$root/l2/initrd.cpio"
+    cp "$l2k/Image" "$root/l2/Image"
+    # UEFI for L2 (ACPI, hence the IORT): Debian's AAVMF, installed by
+    # `make setup` (qemu-efi-aarch64); pflash wants exactly 64 MiB, but the
+    # images are mostly zeros at the end
+    for fw in CODE VARS; do
+        src=/usr/share/AAVMF/AAVMF_$fw.fd
+        [ -f "$src" ] || die "initramfs: no $src (qemu-efi-aarch64; run 'make setup')"
+        "$PYTHON" -c '
+import sys
+data = open(sys.argv[1], "rb").read().rstrip(b"\0")
+data += bytes(-len(data) % 4096)
+open(sys.argv[2], "wb").write(data)' "$src" "$root/l2/$fw.fd"
+    done
+    install -m 0755 "$here/l2-run.sh" "$root/bin/l2-run.sh"
+    log "initramfs: + L2: $(cat "$l2k/package") Image $(du -h "$l2k/Image" | cut -f1), initrd $(du -h "$root/l2/initrd.cpio" | cut -f1), AAVMF $(du -ch "$root"/l2/*.fd | tail -n 1 | cut -f1)"
+fi
+
 # Fixed owner and sorted names: the archive depends only on its inputs.
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$work/l1.cpio"
 log "initramfs: $work/l1.cpio ($(du -h "$work/l1.cpio" | cut -f1);" \

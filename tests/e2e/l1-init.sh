@@ -84,6 +84,35 @@ echo "=== kvmsmoke"
 timeout 120 /bin/kvmsmoke
 echo "=== kvmsmoke exit status $?"
 
+# ---- stage 2: L2 guests on the accelerated vSMMU (l2-run.sh) ------------
+# e2e_l2=TAG:ACCEL:FORM:STEPS[,...] on the kernel command line (run.sh)
+l2list=$(sed -n 's/.*e2e_l2=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
+    # the stock-driver device: virtio-blk (modern, 1af4:1042) from L0
+    BLK=
+    for d in /sys/bus/pci/devices/*; do
+        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x1af4:0x1042" ]; then
+            BLK=$(basename "$d")
+        fi
+    done
+    if [ -n "$BLK" ]; then
+        echo vfio-pci >"/sys/bus/pci/devices/$BLK/driver_override"
+        echo "$BLK" >/sys/bus/pci/drivers_probe
+        echo "=== virtio-blk $BLK -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null), iommu group $(basename "$(readlink "/sys/bus/pci/devices/$BLK/iommu_group")")"
+    fi
+    for spec in $(echo "$l2list" | tr ',' ' '); do
+        # TAG:ACCEL:FORM:STEPS
+        tag=${spec%%:*}; r=${spec#*:}
+        accel=${r%%:*}; r=${r#*:}
+        form=${r%%:*}; steps=${r#*:}
+        echo "=== stage 2 $tag ($accel, $form, $steps) at L1 uptime $(up) s"
+        case $accel in kvm) lim=900 ;; *) lim=3600 ;; esac
+        # shellcheck disable=SC2086  # no BLK: one argument less
+        timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $BLK
+        echo "=== stage 2 $tag exit status $? at L1 uptime $(up) s"
+    done
+fi
+
 echo "=== host kernel messages (SMMU events the guest must not see)"
 dmesg | grep -E 'arm-smmu-v3.*(event|fault|F_|C_BAD)' | tail -n 10
 

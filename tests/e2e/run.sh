@@ -26,6 +26,15 @@
 #                       the arm64 QEMU exits at cold plug: accel-viommu and
 #                       accel-start FAIL with its EOPNOTSUPP message)
 #   E2E_L1_APPEND=...   extra L1 kernel arguments
+#   E2E_L2=kvm|full|off stage 2 (default kvm): L1 runs the series' arm64
+#                       QEMU as a real VMM for L2, a stock Debian kernel
+#                       under UEFI, with edu and virtio-blk from L0 assigned
+#                       through L1's vfio-pci + iommufd behind the
+#                       accelerated vSMMU.  kvm: two L2 runs on L1's KVM
+#                       (l2-*: pxb-pcie + arm-smmuv3,accel=on, with hot
+#                       plug and system_reset; l2b-*: arm-smmuv3-accel on
+#                       pcie.0); full adds l2tcg-* (L2 on TCG inside L1,
+#                       minutes; `make e2e-full`); off skips (rows SKIP)
 # To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell.
 # Logs: .check/e2e/logs/ (console.log is L1's serial console).
 set -uo pipefail
@@ -46,6 +55,33 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
             accel-vevent accel-bad-ste accel-counters accel-gbpa accel-reset
             accel-nobatch-invalidate)
+
+# stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
+L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
+               blk-domain blk-read blk-msix)
+L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug replug replug-dma reset-boot
+              reset-smmu reset-dma)
+L2_MODE=${E2E_L2:-kvm}
+case $L2_MODE in
+kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic) ;;
+full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2tcg:tcg:pxb:full) ;;
+off) L2_SPECS=() ;;
+*) echo "E2E_L2=$L2_MODE: want kvm, full or off" >&2; exit 2 ;;
+esac
+# the rows of every L2 run, in table order
+l2_rows() {
+    local spec tag steps r
+    for spec in "${L2_SPECS[@]}"; do
+        tag=${spec%%:*} steps=${spec##*:}
+        if [ "$steps" = full ]; then
+            for r in "${L2_FULL_ROWS[@]}"; do echo "$tag-$r"; done
+        else
+            for r in "${L2_BASIC_ROWS[@]}"; do echo "$tag-$r"; done
+        fi
+        echo "$tag-exit"
+        echo "$tag-leak"
+    done
+}
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
@@ -146,9 +182,37 @@ else
     fi
 fi
 
+# ---- stage 2: the L2 kernel (a Debian package) and the disk -------------
+unset E2E_L2_KERNEL E2E_L2_DISK
+if [ ${#L2_SPECS[@]} -eq 0 ]; then
+    row SKIP l2-kernel "E2E_L2=off"
+elif [ -z "${E2E_L2_VMM:-}" ]; then
+    row SKIP l2-kernel "no arm64 QEMU to run L2 (see l2-vmm-build)"
+else
+    t=$SECONDS
+    if run_logged l2-kernel "$here/l2-kernel.sh"; then
+        export E2E_L2_KERNEL
+        E2E_L2_KERNEL=$(cat "$E2E_OUT/l2-kernel.out")
+        if grep -q 'cached' "$E2E_LOGS/l2-kernel.log"; then how=cached; else how=fetched; fi
+        row PASS l2-kernel "$(cat "$E2E_L2_KERNEL/package"), modules $(tr '\n' ' ' <"$E2E_L2_KERNEL/load-order")($how, $((SECONDS - t)) s)"
+        # L0's virtio-blk disk: 4 MiB of numbered lines; L2 reads the first
+        # MiB and compares its md5 (packed into L2's initramfs)
+        export E2E_L2_DISK=$E2E_OUT/l2-disk.raw
+        awk 'BEGIN { for (i = 0; i < 131072; i++) printf "smmuv3-accel e2e block %08d\n", i }' \
+            >"$E2E_L2_DISK"
+    else
+        row FAIL l2-kernel "see l2-kernel.log"
+    fi
+fi
+
 if [ -n "${E2E_L2_VMM:-}" ]; then
     GUEST_ROWS+=("${ACCEL_ROWS[@]}")
     what="busybox-static:arm64 + nestprobe + kvmsmoke + arm64 QEMU and accel-smoke"
+    if [ -n "${E2E_L2_KERNEL:-}" ]; then
+        what="$what + L2 (Debian kernel, AAVMF, edudma)"
+        mapfile -t l2r < <(l2_rows)
+        GUEST_ROWS+=("${l2r[@]}")
+    fi
 else
     what="busybox-static:arm64 + nestprobe + kvmsmoke"
 fi
@@ -162,6 +226,21 @@ fi
 # ---- the run: L0 QEMU boots L1, L1 runs the checks and powers off -------
 if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     console=$E2E_LOGS/console.log
+    l0_l2=() l1_l2=
+    if [ -n "${E2E_L2_KERNEL:-}" ]; then
+        # the stock-driver device for L2: virtio-blk with DMA through the
+        # SMMU (iommu_platform) and MSI-X, modern only; after edu, which
+        # keeps 00:01.0
+        l0_l2=(-drive "if=none,id=l2disk,format=raw,file=$E2E_L2_DISK"
+               -device virtio-blk-pci,drive=l2disk,iommu_platform=on,disable-legacy=on)
+        l1_l2="e2e_l2=$(IFS=,; echo "${L2_SPECS[*]}")"
+        case $L2_MODE in
+        full) boot_timeout=${E2E_BOOT_TIMEOUT:-4800} ;;
+        *) boot_timeout=${E2E_BOOT_TIMEOUT:-1500} ;;
+        esac
+    else
+        boot_timeout=${E2E_BOOT_TIMEOUT:-600}
+    fi
     l0=(
         "$QEMU"
         # EL2 for L1's KVM; iommu=smmuv3 gives an SMMUv3 with stage=nested
@@ -171,18 +250,19 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         -global arm-smmuv3.s2fwb="${E2E_S2FWB:-on}"
         # a DMA-capable PCI device with no driver needs in L1
         -device edu
+        "${l0_l2[@]}"
         # the +ds source has no NIC option ROMs, hence -net none
         -nographic -no-reboot -net none
         -kernel "$kernel" -initrd "$initrd"
-        -append "console=ttyAMA0 rdinit=/init panic=-1 ${E2E_L1_APPEND:-}"
+        -append "console=ttyAMA0 rdinit=/init panic=-1 $l1_l2 ${E2E_L1_APPEND:-}"
         -d guest_errors -D "$E2E_LOGS/l0-guest-errors.log"
     )
     printf '%q ' "${l0[@]}" >"$E2E_LOGS/l0-cmdline.txt"
-    log "e2e: booting L1 (timeout ${E2E_BOOT_TIMEOUT:-600} s; console: $console)"
+    log "e2e: booting L1 (timeout $boot_timeout s; console: $console)"
     t=$SECONDS
     # serial output ends lines with \r\n; progress lines go to stderr
-    timeout -k 10 "${E2E_BOOT_TIMEOUT:-600}" "${l0[@]}" </dev/null 2>&1 |
-        tr -d '\r' | tee "$console" | grep --line-buffered -E '^E2E-' | sed 's/^/  L1: /' >&2
+    timeout -k 10 "$boot_timeout" "${l0[@]}" </dev/null 2>&1 |
+        sed -u 's/\r//g' | tee "$console" | grep --line-buffered -E '^E2E-' | sed 's/^/  L1: /' >&2
     qrc=${PIPESTATUS[0]}
     wall=$((SECONDS - t))
 
@@ -210,7 +290,7 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
         row PASS l1-poweroff "clean power-off, L0 wall ${wall} s"
     elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-        row FAIL l1-poweroff "L0 killed after ${E2E_BOOT_TIMEOUT:-600} s"
+        row FAIL l1-poweroff "L0 killed after $boot_timeout s"
     else
         row FAIL l1-poweroff "L0 exit status $qrc, wall ${wall} s"
     fi
@@ -223,6 +303,11 @@ if [ -z "${E2E_L2_VMM:-}" ]; then
     for name in "${ACCEL_ROWS[@]}"; do
         row SKIP "$name" "not run: no arm64 QEMU (see l2-vmm-build)"
     done
+fi
+if [ -z "${E2E_L2_KERNEL:-}" ]; then
+    while read -r name; do
+        row SKIP "$name" "not run: no L2 (see l2-kernel)"
+    done < <(l2_rows)
 fi
 
 finish

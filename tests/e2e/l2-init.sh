@@ -1,0 +1,217 @@
+#!/bin/busybox sh
+# /init of L2 (`make e2e` stage 2): a stock Debian arm64 kernel booted by
+# UEFI (ACPI, so it finds the accelerated vSMMU in the IORT) inside L1's
+# QEMU.  Its devices (edu, virtio-blk) come from L0, through L1's vfio-pci
+# and iommufd, behind the series' accelerated SMMUv3.
+#
+# L2 does nothing on its own: after boot it prints "E2E-L2 READY" and then
+# serves commands that L1 (tests/e2e/l2-run.sh) types on its serial console,
+# one a line: "<seq> <command> [args]".  Every command ends with the line
+# "E2E-L2 END <seq>".  Checks print
+#     E2E-RESULT <row> PASS|FAIL <detail>
+# which L1 relays with its own prefix.  Commands:
+#   checks         vSMMU probe, translated domains, edu DMA/MSI/faults
+#                  (edudma), virtio-blk read and MSI-X
+#   smmu ROW       just the vSMMU probe row, named ROW
+#   state          print "E2E-L2 STATE edu=<BDF|none>"
+#   waitedu SECS   wait for edu to appear (after a hot plug)
+#   edudma ROW     bind edu to vfio-pci and run a DMA check, row ROW-dma
+#   off            power off (PSCI SYSTEM_OFF: QEMU exits)
+
+/bin/busybox mkdir -p /dev /proc /sys /tmp
+/bin/busybox mount -t devtmpfs dev /dev
+exec </dev/console >/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+# commands typed by L1 must not come back as output
+stty -echo 2>/dev/null
+
+up() { cut -d' ' -f1 /proc/uptime; }
+res() { echo "E2E-RESULT $*"; }
+echo 1 >/proc/sys/kernel/printk
+
+# modules, dependencies first (l2-kernel.sh wrote the order); virtio_blk is
+# loaded by the checks: its probe reads the disk and waits for an interrupt
+for m in $(cat /lib/modules/load-order); do
+    [ "$m" = virtio_blk ] && continue
+    insmod "/lib/modules/$m.ko" || echo "E2E-L2 insmod $m failed"
+done
+
+# find_dev VENDOR:DEVICE -> the first BDF
+find_dev() {
+    for d in /sys/bus/pci/devices/*; do
+        [ -e "$d/vendor" ] || continue
+        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$1" ]; then
+            basename "$d"
+            return 0
+        fi
+    done
+    return 1
+}
+EDU=0x1234:0x11e8
+BLK=0x1af4:0x1042  # virtio-blk, modern only (disable-legacy=on in L0)
+
+# the StreamID of a BDF: bus << 8 | devfn
+sid_of() {
+    b=${1#*:}; bus=${b%%:*}; df=${b#*:}; dev=${df%%.*}; fn=${df#*.}
+    printf '0x%x' $(( (0x$bus << 8) | (0x$dev << 3) | fn ))
+}
+
+smmu_row() {
+    probe=$(dmesg | grep -m1 'arm-smmu-v3.*features')
+    iort=no
+    [ -e /sys/firmware/acpi/tables/IORT ] && iort=yes
+    if [ -n "$probe" ]; then
+        res "$1" PASS "${probe#*] }; ACPI IORT: $iort; L2 uptime $(up) s"
+    else
+        res "$1" FAIL "no arm-smmu-v3 probe line in dmesg (IORT: $iort): $(dmesg | grep -i -m2 smmu | tr '\n' ' ')"
+    fi
+}
+
+domain_row() {  # domain_row ROW BDF
+    g=$(readlink "/sys/bus/pci/devices/$2/iommu_group")
+    g=${g##*/}
+    t=$(cat "/sys/bus/pci/devices/$2/iommu_group/type" 2>/dev/null)
+    case $t in
+    DMA | DMA-FQ) res "$1" PASS "$2 in iommu group $g, domain type $t" ;;
+    *) res "$1" FAIL "$2 iommu group ${g:-none}, domain type '${t:-none}'" ;;
+    esac
+}
+
+bind_vfio() {
+    dev=/sys/bus/pci/devices/$1
+    [ -e "$dev/driver" ] && echo "$1" >"$dev/driver/unbind"
+    echo vfio-pci >"$dev/driver_override"
+    echo "$1" >/sys/bus/pci/drivers_probe
+    [ "$(basename "$(readlink "$dev/driver")" 2>/dev/null)" = vfio-pci ]
+}
+
+# arm-smmu-v3 events in dmesg as "TYPE SID IOVA" lines: 6.12 prints the raw
+# record ("event 0xNN received:" and four dwords), newer kernels decode it
+smmu_events() {
+    dmesg | awk '
+        /arm-smmu-v3.*event 0x[0-9a-f]+ received/ { n = 4; i = 0; next }
+        n > 0 && /arm-smmu-v3/ { w[i++] = $NF; if (--n == 0) print w[0], w[2]; next }
+        /arm-smmu-v3.*event: .* sid: .* iova: / {
+            for (k = 1; k < NF; k++) {
+                if ($k == "sid:") s = $(k + 1); if ($k == "iova:") a = $(k + 1)
+            }
+            print "dec", s, a
+        }' | while read -r a b c; do
+        if [ "$a" = dec ]; then
+            printf '%x %x\n' "$((b))" "$((c))"
+        else
+            printf '%x %x %x\n' "$((a & 0xff))" "$((a >> 32 & 0xffffffff))" "$((b))"
+        fi
+    done
+}
+
+edu_checks() {
+    bdf=$(find_dev $EDU) || { res edu-domain FAIL "no edu (1234:11e8) in L2"; return; }
+    # under ACPI the IOMMU is set up when a driver binds (edu has none
+    # before vfio-pci): the group and its default domain exist from then on
+    if ! bind_vfio "$bdf"; then
+        res edu-domain FAIL "$bdf: vfio-pci did not bind"
+        return
+    fi
+    domain_row edu-domain "$bdf"
+    echo "=== L2: edudma $bdf (SID $(sid_of "$bdf"))"
+    /bin/edudma "$bdf" all edu >/tmp/edudma.out 2>&1
+    cat /tmp/edudma.out
+    sid=$(sid_of "$bdf")
+    # the deliberate faults must show up as events with edu's StreamID
+    want=$(sed -n 's/^EDUDMA-FAULT //p' /tmp/edudma.out)
+    [ -n "$want" ] || { res edu-fault FAIL "edudma did not get to the fault step"; return; }
+    i=0
+    while :; do
+        ev=$(smmu_events)
+        miss=
+        for a in $want; do
+            echo "$ev" | grep -q "$(printf '%x' $((sid))) $(printf '%x' $((a)))\$" || miss="$miss $a"
+        done
+        [ -z "$miss" ] || [ $i -ge 10 ] && break
+        sleep 1; i=$((i + 1))
+    done
+    if [ -z "$miss" ]; then
+        res edu-fault PASS "events (type sid iova): $(echo "$ev" | tr '\n' ';' | sed 's/;$//') for the faulting iovas $(echo $want)"
+    else
+        res edu-fault FAIL "no event with SID $sid for iova$miss; events seen (type sid iova): $(echo "$ev" | tr '\n' ';')"
+    fi
+}
+
+# sum of the /proc/interrupts counts on lines that match a pattern
+irqs() {
+    grep "$1" /proc/interrupts | awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+}
+
+blk_checks() {
+    bdf=$(find_dev $BLK) || { res blk-domain FAIL "no virtio-blk (1af4:1042) in L2"; return; }
+    domain_row blk-domain "$bdf"
+    # the probe reads the partition table: without interrupts it never
+    # returns, so it runs in the background
+    insmod /lib/modules/virtio_blk.ko &
+    i=0
+    while [ ! -e /sys/block/vda ] && [ $i -lt 15 ]; do sleep 1; i=$((i + 1)); done
+    if [ ! -e /sys/block/vda ]; then
+        res blk-read FAIL "no /sys/block/vda $i s after insmod virtio_blk"
+        res blk-msix FAIL "no disk"
+        return
+    fi
+    sleep 1
+    before=$(irqs virtio)
+    echo 3 >/proc/sys/vm/drop_caches
+    rm -f /tmp/blk.sum
+    (dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum >/tmp/blk.sum) &
+    i=0
+    while [ ! -s /tmp/blk.sum ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
+    got=$(cut -d' ' -f1 /tmp/blk.sum 2>/dev/null)
+    exp=$(cat /etc/blk.md5)
+    after=$(irqs virtio)
+    if [ "$got" = "$exp" ]; then
+        res blk-read PASS "/dev/vda ($(cat /sys/block/vda/size) sectors): first 1 MiB md5 $got as written in L0"
+    else
+        res blk-read FAIL "/dev/vda first 1 MiB md5 '${got:-none, dd hung $i s}', want $exp"
+    fi
+    msix=$(grep -c 'virtio.*-\(config\|req\)' /proc/interrupts)
+    if [ "$msix" -ge 2 ] && [ "$after" -gt "$before" ]; then
+        res blk-msix PASS "$msix virtio MSI-X vectors; counts $before -> $after over the read"
+    else
+        res blk-msix FAIL "$msix virtio MSI-X vectors; counts $before -> $after over the read"
+    fi
+    grep virtio /proc/interrupts | tr -s ' ' | sed 's/^/=== L2: /'
+}
+
+echo; echo "E2E-L2 READY kernel $(uname -r) at L2 uptime $(up) s"
+while read -r seq cmd arg; do
+    case $cmd in
+    checks)
+        smmu_row smmu-probe
+        edu_checks
+        blk_checks
+        ;;
+    smmu) smmu_row "$arg" ;;
+    state) echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none)" ;;
+    waitedu)
+        i=0
+        while ! find_dev $EDU >/dev/null && [ $i -lt "$arg" ]; do sleep 1; i=$((i + 1)); done
+        echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none) after $i s"
+        ;;
+    edudma)
+        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+            /bin/edudma "$bdf" dma-only "$arg"
+        else
+            res "$arg-dma" FAIL "no edu, or vfio-pci did not bind"
+        fi
+        ;;
+    off)
+        echo "E2E-L2 END $seq"
+        poweroff -f
+        ;;
+    *) echo "E2E-L2 unknown command '$cmd'" ;;
+    esac
+    echo "E2E-L2 END $seq"
+done
+echo "E2E-L2 console closed"
+poweroff -f

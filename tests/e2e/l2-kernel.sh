@@ -1,0 +1,153 @@
+#!/bin/bash
+# Fetch (or reuse) the L2 guest kernel for `make e2e` stage 2: a stock
+# Debian arm64 kernel package, plus the few modules L2's /init loads; print
+# the directory that holds them.
+#
+# The package is whatever the machine's apt sources serve as the newest
+# linux-image-arm64:arm64 (on a Debian 12 host with the backports line that
+# `make setup` adds: bookworm-backports' 6.12).  It is downloaded with
+# `apt-get download`, never installed, and unpacked with dpkg-deb -x.
+# E2E_L2_KERNEL_PKG=<package>[=<version>] picks another one.
+#
+# Output directory ($E2E_CACHE/l2-kernel/<kernel release>/):
+#   Image        the kernel (Debian's arm64 vmlinuz is a plain, EFI-stub
+#                Image; L1's QEMU hands it to UEFI with -kernel)
+#   config       its configuration
+#   modules/     the wanted modules, decompressed, with their dependencies
+#   load-order   their names, dependencies first (L2's /init runs insmod
+#                in this order)
+#   release      the kernel release (uname -r)
+#   package      the package and version it came from
+# The package has no modules.dep (depmod writes it at install time) and the
+# host need not have kmod: the dependencies are read from each module's
+# .modinfo "depends=" field, which is what depmod reads too.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+# What L2 needs as modules (built-in ones are skipped): VFIO with the type1
+# container for the edu DMA program (Debian's kernels have no IOMMUFD),
+# vfio-pci for edu, virtio_blk for the stock-driver device.
+WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk)
+
+top=$E2E_CACHE/l2-kernel
+debs=$top/debs
+mkdir -p "$debs"
+blog=$E2E_LOGS/l2-kernel.log
+: >"$blog"
+
+# ---- which package ------------------------------------------------------
+if [ -n "${E2E_L2_KERNEL_PKG:-}" ]; then
+    pkg=${E2E_L2_KERNEL_PKG%%=*}
+    ver=
+    [ "$pkg" = "$E2E_L2_KERNEL_PKG" ] || ver=${E2E_L2_KERNEL_PKG#*=}
+else
+    # the newest linux-image-arm64 any configured suite serves, and the
+    # versioned image package it depends on
+    meta=$(apt-cache show linux-image-arm64:arm64 2>/dev/null |
+           awk '/^Version:/ { v = $2 } /^Depends:/ { print v "\t" $2 }' |
+           sort -V | tail -n 1)
+    [ -n "$meta" ] || die "l2-kernel: apt serves no linux-image-arm64:arm64 (run 'make setup'; apt-get update?)"
+    ver=${meta%%$'\t'*}
+    pkg=${meta#*$'\t'}
+    pkg=${pkg%%[ ,]*}
+fi
+[ -n "$ver" ] || ver=$(apt-cache show "$pkg:arm64" 2>/dev/null |
+                      sed -n 's/^Version: //p' | sort -V | tail -n 1)
+[ -n "$ver" ] || die "l2-kernel: no version of $pkg:arm64 is served"
+fs_ver=${ver//:/%3a}
+deb=$debs/${pkg}_${fs_ver}_arm64.deb
+
+# ---- cached? ------------------------------------------------------------
+stamp=$top/by-package/${pkg}_$fs_ver
+if [ -f "$stamp" ] && out=$(cat "$stamp") && [ -f "$out/Image" ] &&
+   [ -f "$out/load-order" ] && [ "$(cat "$out/package")" = "$pkg $ver" ]; then
+    log "l2-kernel: cached $out ($pkg $ver)"
+    echo "$out"
+    exit 0
+fi
+
+if [ ! -s "$deb" ]; then
+    log "l2-kernel: downloading $pkg:arm64=$ver"
+    (cd "$debs" && timeout 1200 apt-get download -q "$pkg:arm64=$ver") >>"$blog" 2>&1 || {
+        tail -n 20 "$blog" >&2; die "l2-kernel: apt-get download $pkg:arm64=$ver failed"; }
+fi
+[ -s "$deb" ] || die "l2-kernel: $deb missing after the download"
+
+# ---- unpack, pick the modules ------------------------------------------
+x=$top/unpack
+rm -rf "$x"
+mkdir -p "$x"
+dpkg-deb -x "$deb" "$x"
+img=$(find "$x/boot" -name 'vmlinuz-*' | head -n 1)
+[ -n "$img" ] || die "l2-kernel: no /boot/vmlinuz-* in $deb"
+rel=${img##*/vmlinuz-}
+mdir=
+for d in "$x/lib/modules/$rel" "$x/usr/lib/modules/$rel"; do
+    if [ -d "$d" ]; then mdir=$d; break; fi
+done
+[ -n "$mdir" ] || die "l2-kernel: no modules directory for $rel in $deb"
+# an arm64 "Image" (not an EFI zboot or gzip container): the magic "ARMd"
+# at offset 56
+[ "$(dd if="$img" bs=1 skip=56 count=4 2>/dev/null)" = ARMd ] ||
+    die "l2-kernel: $img is not a plain arm64 Image"
+
+out=$top/$rel
+rm -rf "$out.tmp"
+mkdir -p "$out.tmp/modules"
+cp "$img" "$out.tmp/Image"
+cp "$x/boot/config-$rel" "$out.tmp/config" 2>/dev/null || true
+
+# name -> file: module names treat '-' and '_' alike
+declare -A file=()
+while read -r f; do
+    n=$(basename "$f")
+    n=${n%%.ko*}
+    file[${n//-/_}]=$f
+done < <(find "$mdir/kernel" -name '*.ko*')
+
+modinfo_depends() {  # a decompressed .ko -> its depends= list, one a line
+    aarch64-linux-gnu-objcopy -O binary --only-section=.modinfo "$1" /dev/stdout |
+        tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' '\n' | sed '/^$/d'
+}
+declare -A done_=()
+order=()
+add() {  # add NAME: its dependencies first, then itself
+    local n=${1//-/_} f ko d
+    [ -z "${done_[$n]:-}" ] || return 0
+    done_[$n]=1
+    f=${file[$n]:-}
+    if [ -z "$f" ]; then
+        # built in? then nothing to load
+        if grep -q "/${n}\.ko\$\|/${1}\.ko\$" "$mdir/modules.builtin" 2>/dev/null ||
+           grep -q "/${n//_/-}\.ko\$" "$mdir/modules.builtin" 2>/dev/null; then
+            echo "l2-kernel: $1 is built in" >>"$blog"
+            return 0
+        fi
+        die "l2-kernel: module $1 neither in $deb nor built in"
+    fi
+    ko=$out.tmp/modules/$n.ko
+    case $f in
+    *.ko.xz) xz -dc "$f" >"$ko" ;;
+    *.ko.zst) zstd -dcq "$f" >"$ko" ;;
+    *.ko.gz) gzip -dc "$f" >"$ko" ;;
+    *) cp "$f" "$ko" ;;
+    esac
+    for d in $(modinfo_depends "$ko"); do
+        add "$d"
+    done
+    order+=("$n")
+}
+for m in "${WANT[@]}"; do
+    add "$m"
+done
+printf '%s\n' "${order[@]}" >"$out.tmp/load-order"
+echo "$rel" >"$out.tmp/release"
+echo "$pkg $ver" >"$out.tmp/package"
+rm -rf "$out"
+mv "$out.tmp" "$out"
+rm -rf "$x"
+mkdir -p "$(dirname "$stamp")"
+echo "$out" >"$stamp"
+log "l2-kernel: $pkg $ver: Image $(du -h "$out/Image" | cut -f1), modules: ${order[*]}"
+echo "$out"

@@ -1,0 +1,233 @@
+#!/bin/busybox sh
+# Run inside L1 by l1-init.sh (`make e2e` stage 2): the series' arm64 QEMU
+# boots L2 -- a stock Debian kernel under UEFI/ACPI -- with an accelerated
+# SMMUv3 and devices that L0 gave L1 and L1 assigns to L2 through vfio-pci
+# and iommufd.  L2's /init (l2-init.sh) serves commands typed on its serial
+# console; this script types them, drives L2's QMP monitor (a pipe chardev:
+# L1 has no sockets) for hot-unplug, re-plug and system_reset, relays L2's
+# E2E-RESULT rows with the prefix TAG, and checks L1 afterwards for leftover
+# iommufd/VFIO state.
+#
+# usage: l2-run.sh ACCEL FORM TAG STEPS EDU_BDF [BLK_BDF]
+#   ACCEL  kvm (-cpu host) or tcg (-cpu max)
+#   FORM   pxb:   -device pxb-pcie + -device arm-smmuv3,accel=on (libvirt's)
+#          accel: -device arm-smmuv3-accel on pcie.0
+#   STEPS  full:  checks, hot-unplug/re-plug, system_reset, leak check
+#          basic: checks only, then the leak check
+# Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
+# edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
+# unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma, exit, leak.
+
+ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
+Q=/bin/qemu-system-aarch64
+d=/tmp/$TAG
+rm -rf "$d"
+mkdir -p "$d"
+sin=$d/serial.in raw=$d/serial.raw qmp=$d/qmp qlog=$d/qmp.log
+mkfifo "$sin" "$qmp.in" "$qmp.out"
+: >"$raw"
+: >"$qlog"
+up() { cut -d' ' -f1 /proc/uptime; }
+res() { echo "E2E-RESULT $TAG-$*"; }
+since() { echo "$(up) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
+
+# Time limits (seconds); L2 under TCG in L1 is ~20x slower than on KVM
+case $ACCEL in
+kvm) cpu="-accel kvm -cpu host" T_BOOT=150 T_CMD=120 ;;
+*) cpu="-accel tcg -cpu max" T_BOOT=1200 T_CMD=900 ;;
+esac
+
+# UEFI: the trimmed AAVMF images grow back to the 64 MiB pflash size
+cp /l2/CODE.fd "$d/CODE.fd"
+cp /l2/VARS.fd "$d/VARS.fd"
+truncate -s 64M "$d/CODE.fd" "$d/VARS.fd"
+
+dev_edu='{"driver":"vfio-pci","host":"'$EDU'","iommufd":"iommufd0","id":"edu0","bus":"rp1"}'
+dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp2"}'
+case $FORM in
+pxb)
+    topo="-device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0
+          -device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on
+          -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1
+          -device pcie-root-port,id=rp2,bus=pcie.1,chassis=2" ;;
+*)
+    topo="-device arm-smmuv3-accel,primary-bus=pcie.0,id=smmuv3.0
+          -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1
+          -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2" ;;
+esac
+set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
+    -display none -nodefaults -serial stdio \
+    -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
+    -drive if=pflash,format=raw,file="$d/VARS.fd" \
+    -kernel /l2/Image -initrd /l2/initrd.cpio \
+    -append "console=ttyAMA0 rdinit=/init panic=0 quiet" \
+    -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
+    -object iommufd,id=iommufd0 $topo -device "$dev_edu"
+[ -z "$BLKDEV" ] || set -- "$@" -device "$dev_blk"
+echo "=== $TAG: L2 VMM: $Q $*"
+
+t0=$(up)
+# the serial FIFO is held open read-write here, so neither side blocks
+exec 5<>"$sin"
+$Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
+qpid=$!
+cat "$qmp.out" >>"$qlog" &
+catpid=$!
+echo '{"execute":"qmp_capabilities"}' >"$qmp.in"
+
+alive() { kill -0 "$qpid" 2>/dev/null; }
+# L2's serial output (lines end in \r\n) or the QMP log
+src() {
+    case $1 in
+    con) tr -d '\r' <"$raw" ;;
+    *) cat "$qlog" ;;
+    esac
+}
+# wait_for con|qmp PATTERN COUNT SECS: until COUNT lines match
+wait_for() {
+    i=0
+    while [ "$(src "$1" | grep -c "$2")" -lt "$3" ]; do
+        if [ "$i" -ge "$4" ] || ! alive; then
+            [ "$(src "$1" | grep -c "$2")" -ge "$3" ]
+            return
+        fi
+        sleep 1
+        i=$((i + 1))
+    done
+}
+seq=0
+# l2 CMD [ARG] [SECS]: type a command on L2's console, wait for its END
+l2() {
+    seq=$((seq + 1))
+    echo "$seq $1 ${2:-}" >&5
+    wait_for con "^E2E-L2 END $seq\$" 1 "${3:-$T_CMD}"
+}
+qmp_cmd() { echo "$1" >"$qmp.in"; }
+relayed=0
+# relay L2's new E2E-RESULT rows with the TAG prefix
+relay() {
+    n=$(src con | grep -c '^E2E-RESULT ')
+    src con | grep '^E2E-RESULT ' | tail -n +$((relayed + 1)) |
+        sed "s/^E2E-RESULT /E2E-RESULT $TAG-/" | while read -r line; do
+        case $line in
+        *-msi\ FAIL*)
+            # where did the MSI write go?  A host (L1) fault on edu in the
+            # MSI window says: through L2's stage 1, but not to a doorbell
+            h=$(dmesg | grep "F_TRANSLATION client: $EDU .* iova: 0x80[0-9a-f]\{5\} " | tail -n 1)
+            [ -z "$h" ] || line="$line; L1 host logged for the MSI write: ${h#*event: }"
+            ;;
+        esac
+        echo "$line"
+    done
+    relayed=$n
+}
+finish() {
+    exec 5>&-
+    alive && kill "$qpid" 2>/dev/null
+    sleep 1
+    kill "$catpid" 2>/dev/null
+    echo "=== $TAG: L2 serial console (L2| lines), QEMU stderr, QMP"
+    src con | sed 's/^/L2| /' | tail -n 150
+    sed 's/^/L2-stderr| /' "$d/stderr" | tail -n 30
+    sed 's/^/L2-qmp| /' "$qlog" | tail -n 30
+}
+
+# ---- boot -------------------------------------------------------------
+if wait_for con 'E2E-L2 READY' 1 $T_BOOT; then
+    res boot PASS "$ACCEL, $FORM: $(src con | sed -n 's/.*E2E-L2 READY //p' | head -n 1), $(since "$t0") s after the VMM started"
+else
+    if alive; then why="no READY in $T_BOOT s"; else why="QEMU exited: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"; fi
+    res boot FAIL "$ACCEL, $FORM: $why; last console line: $(src con | grep -v '^$' | tail -n 1)"
+    finish
+    exit 1
+fi
+
+# ---- the checks inside L2 ---------------------------------------------
+l2 checks || echo "=== $TAG: 'checks' did not finish in $T_CMD s"
+relay
+
+if [ "$STEPS" = full ]; then
+    # ---- hot-unplug and re-plug edu through QMP -------------------------
+    t=$(up)
+    qmp_cmd '{"execute":"device_del","arguments":{"id":"edu0"}}'
+    if wait_for qmp '"DEVICE_DELETED".*"edu0"' 1 60; then
+        l2 state
+        st=$(src con | grep '^E2E-L2 STATE' | tail -n 1)
+        case $st in
+        *edu=none*) res unplug PASS "device_del edu0: DEVICE_DELETED after $(since "$t") s, L2 no longer sees edu" ;;
+        *) res unplug FAIL "DEVICE_DELETED, but L2: $st" ;;
+        esac
+    else
+        res unplug FAIL "no DEVICE_DELETED for edu0 in 60 s: $(grep -v '"timestamp"' "$qlog" | tail -n 2 | tr '\n' ' ')"
+    fi
+    t=$(up)
+    nret=$(grep -c '"return"' "$qlog")
+    qmp_cmd '{"execute":"device_add","arguments":'"$dev_edu"'}'
+    wait_for qmp '"return"\|"error"' $((nret + 1)) 30
+    if grep -q '"error"' "$qlog"; then
+        res replug FAIL "device_add: $(grep '"error"' "$qlog" | tail -n 1)"
+    else
+        l2 waitedu 30
+        st=$(src con | grep '^E2E-L2 STATE' | tail -n 1)
+        case $st in
+        *edu=none*) res replug FAIL "device_add returned, L2 did not see edu: $st" ;;
+        *) res replug PASS "device_add edu0: back in L2 (${st#E2E-L2 STATE }), $(since "$t") s" ;;
+        esac
+    fi
+    l2 edudma replug
+    relay
+
+    # ---- system_reset: a second, clean boot ------------------------------
+    t=$(up)
+    qmp_cmd '{"execute":"system_reset"}'
+    if wait_for con 'E2E-L2 READY' 2 $T_BOOT; then
+        res reset-boot PASS "system_reset: L2 up again after $(since "$t") s"
+        l2 smmu reset-smmu
+        l2 edudma reset
+        relay
+    else
+        res reset-boot FAIL "no second READY in $T_BOOT s after system_reset"
+    fi
+fi
+
+# ---- power off ------------------------------------------------------------
+seq=$((seq + 1))
+echo "$seq off" >&5
+i=0
+while alive && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+if alive; then
+    res exit FAIL "QEMU still running 60 s after L2's poweroff"
+elif src con | grep -q "^E2E-L2 END $seq"; then
+    res exit PASS "L2 powered off, QEMU exited; L2 ran $(since "$t0") s in all"
+else
+    res exit FAIL "QEMU gone before L2's poweroff: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"
+fi
+finish
+
+# ---- nothing left behind in L1 ------------------------------------------
+# 1. no process holds /dev/iommu or a VFIO file
+held=$(ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -c -E '/dev/iommu|/dev/vfio')
+# 2. each device unbinds from vfio-pci (which waits for its last user) and
+#    binds again
+# 3. a fresh iommufd takes each device again: bind, nest-parent, vIOMMU,
+#    vDEVICE (a stale object or reference fails one of these)
+# 4. no kernel warning since L2 started
+rebind=ok reopen=
+for b in $EDU $BLKDEV; do
+    if ! timeout 10 sh -c "echo $b >/sys/bus/pci/devices/$b/driver/unbind"; then
+        rebind="$b unbind hung"
+        continue
+    fi
+    echo "$b" >/sys/bus/pci/drivers_probe
+    [ "$(basename "$(readlink /sys/bus/pci/devices/$b/driver)")" = vfio-pci ] || rebind="$b did not rebind"
+    r=$(timeout 30 /bin/iommufd-reopen "$b" 2>&1)
+    reopen="$reopen $b: $r;"
+done
+warn=$(dmesg | grep -c -E 'WARNING:|BUG:|refcount_t|leak|iommufd.*(destroy|busy)')
+case "$reopen" in *FAIL*) rok=no ;; *) rok=yes ;; esac
+if [ "$held" = 0 ] && [ "$rebind" = ok ] && [ "$rok" = yes ] && [ "$warn" = 0 ]; then
+    res leak PASS "no /dev/iommu or VFIO fds open; unbind/rebind ok;$reopen no kernel warnings"
+else
+    res leak FAIL "open iommufd/VFIO fds: $held; rebind: $rebind;$reopen kernel warnings: $warn"
+    [ "$warn" = 0 ] || dmesg | grep -E -A3 'WARNING:|BUG:' | tail -n 20
+fi
