@@ -4,6 +4,7 @@
 #  2. exporting the applied series again is byte-identical to patches/
 #  3. every patch passes QEMU's scripts/checkpatch.pl
 #  4. every patch builds on its own (incremental build after each patch)
+#  5. the manual renders with sphinx, warnings as errors
 # Results go to $RESULTS (see results.sh); exit status 1 on any failure.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -92,6 +93,25 @@ else
     done
 fi
 git -C "$scratch/qemu" checkout -q master
+
+# The manual as QEMU's docs build makes it (sphinx-build -W, kernel-doc
+# with -Werror), from the series' tree: it must render, the accelerated
+# SMMUv3 page included, without a warning.
+render_docs() {
+    local src=$1 out=$2
+    rm -rf "$out"
+    CONFDIR=/etc/qemu sphinx-build -q -W -Dkerneldoc_werror=1 \
+        -Dversion="$(cat "$src/VERSION")" -Drelease= \
+        -b html -d "$out/.doctrees" "$src/docs" "$out" &&
+        grep -q 'Accelerated SMMUv3' "$out/system/arm/smmuv3-accel.html" &&
+        grep -q 'smmuv3-accel.html' "$out/system/target-arm.html"
+}
+if command -v sphinx-build >/dev/null; then
+    run_check "docs: the manual renders without warnings (smmuv3-accel page)" \
+        "$logs/docs.log" render_docs "$scratch/qemu" "$scratch/docs"
+else
+    result FAIL "docs: the manual renders" "no sphinx-build: run scripts/setup-host.sh"
+fi
 
 if [ $own_results = yes ]; then
     summary

@@ -5,6 +5,8 @@
 #   machine's existing Debian apt sources; no mirror is named here
 # - installs the build and test dependencies
 #
+# - with the argument "fuzz", also clang and libFuzzer (make fuzz)
+#
 # Idempotent: does nothing when everything is already in place.
 set -euo pipefail
 
@@ -20,8 +22,15 @@ PKGS=(
     qemu-efi-aarch64 ipxe-qemu seabios bzip2
     # iasl, so that bios-tables-test can print table differences
     acpica-tools
+    # the manual, which check-series renders with warnings as errors
+    python3-sphinx python3-sphinx-rtd-theme
 )
 BPO_PKGS=(meson python3-pycotap)
+# make fuzz: clang with its runtimes (libFuzzer, ASan, UBSan); Debian's
+# default clang (14 on Debian 12)
+if [ "${1:-}" = fuzz ]; then
+    PKGS+=(clang libclang-rt-dev)
+fi
 
 if [ "$(id -u)" != 0 ]; then
     SUDO=sudo
