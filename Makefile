@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo fuzz clean distclean
 
 all: setup tree build
 	@echo
@@ -54,9 +54,18 @@ e2e-full: setup build
 demo: setup tree build
 	tests/e2e/demo.sh
 
+# A bounded libFuzzer campaign (generic-fuzz, clang, ASan + UBSan) over the
+# SMMUv3's registers, command queue and tables: FUZZ_TIME seconds per target,
+# the corpus kept under ~/.cache/smmuv3-accel/fuzz (tests/fuzz/run.sh).
+FUZZ_TIME ?= 300
+FUZZ_TARGETS ?= accel emul
+fuzz: tree
+	$(S)/setup-host.sh fuzz
+	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
 # Scratch space only; the work tree may hold unexported work and is kept.
 clean:
-	rm -rf .check build build.configure.log
+	rm -rf .check build build.configure.log build-fuzz build-fuzz.configure.log
 
 distclean: clean
 	@echo "The work tree qemu/ is kept; remove it by hand once exported."

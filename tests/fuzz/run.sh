@@ -1,0 +1,117 @@
+#!/bin/bash
+# A bounded libFuzzer campaign over the SMMUv3's MMIO registers, command
+# queue and the tables it reads from guest memory, with QEMU's generic-fuzz
+# (qtest in process, ASan + UBSan).
+#
+# run.sh [TARGET...]      TARGET: accel (arm-smmuv3,accel=on; default) or
+#                         emul (the emulated arm-smmuv3, for comparison)
+# FUZZ_TIME=<s>           seconds per target (default 300)
+# FUZZ_BUILD=<dir>        the fuzzing build (default build-fuzz/)
+# FUZZ_LIBFUZZER_ARGS     more libFuzzer options, e.g. "-jobs=2 -workers=2"
+# RESULTS=<file>          also append scripts/results.sh rows
+#
+# The corpus is kept in $CACHE/fuzz/corpus-TARGET; seeds come from
+# seeds.py.  Logs and crash artifacts: .check/fuzz/TARGET/.  Exits non-zero
+# if a target crashed, hung or tripped a sanitizer.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../../scripts/lib.sh"
+. "$REPO/scripts/results.sh"
+
+FUZZ_TIME=${FUZZ_TIME:-300}
+FUZZ_BUILD=${FUZZ_BUILD:-$REPO/build-fuzz}
+FUZZER=$FUZZ_BUILD/qemu-fuzz-aarch64
+OUT=$REPO/.check/fuzz
+[ $# -gt 0 ] || set -- accel
+: "${RESULTS:=/dev/null}"
+
+case $FUZZ_TIME in ''|*[!0-9]*) die "FUZZ_TIME must be seconds, not '$FUZZ_TIME'" ;; esac
+
+# The machine: no default devices, one SMMUv3 on pcie.0 with its ID
+# register properties explicit (no host SMMU to resolve "auto" from).
+# generic-fuzz's clock-step operation fails (qtest "FAIL", an abort in the
+# harness) when no virtual-clock timer is pending, which is always the case
+# on this machine: a filter-buffer's release timer on a dummy netdev keeps
+# one pending (every 1 ms of virtual time) and does nothing else.
+MACHINE="-machine virt,gic-version=3 -nodefaults -netdev hubport,id=fuzzclk,hubid=0 -object filter-buffer,id=fuzzclkf,netdev=fuzzclk,interval=1000"
+target_args() {
+    case $1 in
+        accel) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0,accel=on,ats=off,ril=off,oas=44,ssidsize=0" ;;
+        emul) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0" ;;
+        *) return 1 ;;
+    esac
+}
+# generic-fuzz writes/reads the SMMU's MMIO region ("arm-smmuv3", 128 KiB);
+# the SMMU's own DMA reads (STEs, CDs, commands) get fuzzer data.
+OBJECTS="arm-smmuv3"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+mkdir -p "$OUT"
+log "fuzz build: $FUZZ_BUILD (log: $OUT/build.log; the first build takes long)"
+"$here/build.sh" >"$OUT/build.log" 2>&1 || {
+    tail -n 30 "$OUT/build.log" >&2
+    result FAIL fuzz-build "log: $OUT/build.log"
+    exit 1
+}
+[ -x "$FUZZER" ] || die "no $FUZZER after the build"
+
+# The first lines of a sanitizer or libFuzzer report in a log.
+report_head() {
+    grep -m1 -n -E '^==[0-9]+==ERROR|runtime error:|^==[0-9]+== ERROR: libFuzzer|ALARM: working on|deadly signal|out-of-memory' "$1" |
+        cut -d: -f1 | {
+            read -r n || exit 0
+            sed -n "$((n > 2 ? n - 2 : 1)),$((n + 14))p" "$1"
+        }
+}
+
+rc=0
+for t in "$@"; do
+    args=$(target_args "$t") || die "unknown target '$t' (accel, emul)"
+    dir=$OUT/$t
+    corpus=$CACHE/fuzz/corpus-$t
+    seeds=$CACHE/fuzz/seeds
+    rm -rf "$dir"
+    mkdir -p "$dir" "$corpus"
+    python3 "$here/seeds.py" "$seeds" || die "seeds.py failed"
+    before=$(find "$corpus" -type f | wc -l)
+    log "fuzz $t: ${FUZZ_TIME}s, corpus $corpus ($before inputs)"
+    # shellcheck disable=SC2086
+    (cd "$dir" && QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
+        "$FUZZER" --fuzz-target=generic-fuzz \
+        -max_total_time="$FUZZ_TIME" -print_final_stats=1 \
+        -timeout="${FUZZ_UNIT_TIMEOUT:-25}" -rss_limit_mb=4096 \
+        -max_len="${FUZZ_MAX_LEN:-4096}" -artifact_prefix="$dir/" \
+        ${FUZZ_LIBFUZZER_ARGS:-} "$corpus" "$seeds") >"$dir/fuzz.log" 2>&1
+    frc=$?
+    after=$(find "$corpus" -type f | wc -l)
+    size=$(du -sk "$corpus" | cut -f1)
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/fuzz.log" | tail -n 1)
+    [ -n "$done_line" ] || done_line=$(grep -E '^#[0-9]+[[:space:]]' "$dir/fuzz.log" | tail -n 1)
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/fuzz.log")
+    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/fuzz.log")
+    cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")
+    echo "== fuzz $t: $done_line"
+    echo "   executions ${execs:-?} (${eps:-?} exec/s), cov ${cov:-?}, corpus $before -> $after inputs (${size} KiB in $corpus)"
+    # which commands the corpus reaches: replay it once with the trace on
+    # shellcheck disable=SC2086
+    (cd "$dir" && QEMU_FUZZ_ARGS="$args -trace enable=smmuv3_cmdq_opcode,file=$dir/replay.trace" \
+        QEMU_FUZZ_OBJECTS="$OBJECTS" "$FUZZER" --fuzz-target=generic-fuzz \
+        -runs=0 "$corpus") >"$dir/replay.log" 2>&1
+    cmds=$(sed -n 's/.*smmuv3_cmdq_opcode <--- \(SMMU_CMD_\)\{0,1\}//p' "$dir/replay.trace" 2>/dev/null |
+           sort -u | tr '\n' ' ')
+    echo "   commands reached by the corpus: ${cmds:-none}"
+    mapfile -t arts < <(find "$dir" -maxdepth 1 -type f \
+        \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort)
+    if [ ${#arts[@]} -gt 0 ] || [ "$frc" -ne 0 ]; then
+        rc=1
+        echo "!! fuzz $t: libFuzzer exit $frc; reproducer(s): ${arts[*]:-none}"
+        echo "   replay: QEMU_FUZZ_ARGS='$args' QEMU_FUZZ_OBJECTS='$OBJECTS' $FUZZER --fuzz-target=generic-fuzz ${arts[0]:-<input>}"
+        report_head "$dir/fuzz.log" | sed 's/^/   | /'
+        result FAIL "fuzz-$t" "${execs:-?} execs; ${arts[0]:-exit $frc}; log: $dir/fuzz.log"
+    else
+        result PASS "fuzz-$t" "${execs:-?} execs, ${eps:-?}/s, cov ${cov:-?}, corpus $after"
+    fi
+done
+exit $rc

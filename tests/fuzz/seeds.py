@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Seed inputs for QEMU's generic-fuzz over the (accelerated) SMMUv3.
+
+generic-fuzz reads its input as commands separated by b"FUZZ"; the first
+byte of a command picks the operation (modulo 10).  These seeds program the
+SMMU like a driver does (stream table, command and event queues, CR0),
+queue commands through a DMA pattern (generic-fuzz fills every DMA read of
+guest memory with the current pattern) and move CMDQ_PROD, so that the
+fuzzer starts from inputs that reach command processing.
+
+seeds.py OUTDIR
+"""
+import os
+import struct
+import sys
+
+SEP = b"FUZZ"
+OP_READ, OP_WRITE, OP_ADD_DMA_PATTERN, OP_CLEAR_DMA, OP_CLOCK_STEP = 2, 3, 7, 8, 9
+BYTE, WORD, LONG, QUAD = range(4)
+
+# SMMUv3 registers (offsets in the 128 KiB MMIO region)
+CR0, CR1, CR2, GBPA, IRQ_CTRL, GERRORN = 0x20, 0x28, 0x2C, 0x44, 0x50, 0x64
+STRTAB_BASE, STRTAB_BASE_CFG = 0x80, 0x88
+CMDQ_BASE, CMDQ_PROD, CMDQ_CONS = 0x90, 0x98, 0x9C
+EVENTQ_BASE, EVENTQ_PROD, EVENTQ_CONS = 0xA0, 0x100A8, 0x100AC
+GERROR = 0x60
+
+RAM = 0x40000000          # virt's RAM; generic-fuzz serves DMA reads there
+
+
+def write(off, val, size=QUAD, region=0):
+    # struct { u8 size; u8 base; u32 offset; u64 value; } (host layout)
+    return bytes([OP_WRITE]) + struct.pack("<BBxxIQ", size, region, off, val)
+
+
+def read(off, size=LONG, region=0):
+    # struct { u8 size; u8 base; u32 offset; }
+    return bytes([OP_READ]) + struct.pack("<BBxxI", size, region, off)
+
+
+def dma(data, index=0, stride=0):
+    return bytes([OP_ADD_DMA_PATTERN, index, stride]) + data
+
+
+def cmd(opcode, w0=0, w1=0, w2=0, w3=0):
+    return struct.pack("<IIII", opcode | w0, w1, w2, w3)
+
+
+def ste(config=0b101, s1ctxptr=RAM + 0x30000, s1cdmax=0, s1fmt=0):
+    w = [0] * 16
+    w[0] = 1 | (config << 1) | (s1fmt << 4) | (s1ctxptr & 0xFFFFFFC0)
+    w[1] = (s1ctxptr >> 32) | (s1cdmax << 27)
+    w[2] = 0
+    return struct.pack("<16I", *w)
+
+
+def cd(asid=1, ttb0=RAM + 0x40000):
+    w = [0] * 16
+    # T0SZ=16, TG0=4K, EPD1, V, AA64, R, A, ASET; IPS=44 bits
+    w[0] = 16 | (1 << 14) | (1 << 31)
+    w[1] = (4 << 0) | (1 << 9) | (1 << 10) | (1 << 12) | (asid << 16)
+    w[2] = ttb0 & 0xFFFFFFF0
+    w[3] = ttb0 >> 32
+    return struct.pack("<16I", *w)
+
+
+def setup(strtab_cfg=6):
+    return [
+        write(STRTAB_BASE_CFG, strtab_cfg, LONG),
+        write(STRTAB_BASE, RAM),
+        write(CMDQ_BASE, (RAM + 0x10000) | 5),
+        write(EVENTQ_BASE, (RAM + 0x20000) | 5),
+        write(IRQ_CTRL, 7, LONG),
+        write(CR1, 0, LONG),
+        write(CR0, 0xD, LONG),          # SMMUEN | EVENTQEN | CMDQEN
+    ]
+
+
+CMDS = {
+    "cfgi_ste": cmd(0x03, w1=0x8),
+    "cfgi_ste_range": cmd(0x04, w1=0x0, w2=31),
+    "cfgi_cd": cmd(0x05, w1=0x8),
+    "cfgi_all": cmd(0x04, w2=31),
+    "tlbi_nh_all": cmd(0x10),
+    "tlbi_nh_asid": cmd(0x11, w1=1 << 16),
+    "tlbi_nh_va": cmd(0x12, w0=(1 << 12), w1=1 << 16, w2=0x1000 | 1, w3=0),
+    "tlbi_nsnh_all": cmd(0x30),
+    "atc_inv": cmd(0x40, w1=0x8, w2=0, w3=0x1000),
+    "sync": cmd(0x46, w0=1 << 12),
+}
+
+
+def seeds():
+    out = {}
+    for name, c in CMDS.items():
+        ops = setup() + [dma(c), write(CMDQ_PROD, 1, LONG),
+                         read(CMDQ_CONS), read(GERROR)]
+        out["cmd-" + name] = ops
+    # a batch: several commands, each DMA read takes the next pattern
+    batch = [CMDS[n] for n in ("cfgi_ste", "tlbi_nh_asid", "tlbi_nh_va",
+                               "cfgi_all", "sync")]
+    out["batch"] = setup() + [dma(c) for c in batch] + [
+        write(CMDQ_PROD, len(batch), LONG), read(CMDQ_CONS),
+        write(GERRORN, 0, LONG), op_clock()]
+    # STE and CD contents offered to whatever reads them next
+    out["ste-cd"] = setup() + [dma(CMDS["cfgi_ste"]), dma(ste()), dma(cd()),
+                               write(CMDQ_PROD, 1, LONG), op_clock()]
+    # two-level stream table, then GBPA and disable/enable again
+    out["strtab-2lvl"] = setup(strtab_cfg=(1 << 16) | (6 << 6) | 10) + [
+        dma(CMDS["cfgi_ste"]), write(CMDQ_PROD, 1, LONG),
+        write(CR0, 0, LONG), write(GBPA, 1 << 31, LONG),
+        write(CR0, 0xD, LONG), read(EVENTQ_PROD), write(EVENTQ_CONS, 0, LONG)]
+    # an illegal command: CMDQ_ERR in GERROR, then acknowledged
+    out["cmd-illegal"] = setup() + [dma(cmd(0x7F)), write(CMDQ_PROD, 1, LONG),
+                                    read(GERROR), write(GERRORN, 1, LONG),
+                                    write(CMDQ_CONS, 1, LONG)]
+    return out
+
+
+def op_clock():
+    return bytes([OP_CLOCK_STEP])
+
+
+def main():
+    outdir = sys.argv[1]
+    os.makedirs(outdir, exist_ok=True)
+    for name, ops in seeds().items():
+        with open(os.path.join(outdir, "seed-" + name), "wb") as f:
+            f.write(SEP.join(ops))
+
+
+if __name__ == "__main__":
+    main()
