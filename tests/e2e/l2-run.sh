@@ -55,6 +55,7 @@ pxb)
           -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1
           -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2" ;;
 esac
+# shellcheck disable=SC2086  # $cpu and $topo are option lists
 set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
@@ -67,6 +68,9 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
 echo "=== $TAG: L2 VMM: $Q $*"
 
 t0=$(up)
+# L1's kernel log from here on belongs to this L2 run
+echo "e2e: L2 run $TAG starts" >/dev/kmsg
+dmesg_run() { dmesg | sed -n "/e2e: L2 run $TAG starts/,\$p"; }
 # the serial FIFO is held open read-write here, so neither side blocks
 exec 5<>"$sin"
 $Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
@@ -113,7 +117,7 @@ relay() {
         *-msi\ FAIL*)
             # where did the MSI write go?  A host (L1) fault on edu in the
             # MSI window says: through L2's stage 1, but not to a doorbell
-            h=$(dmesg | grep "F_TRANSLATION client: $EDU .* iova: 0x80[0-9a-f]\{5\} " | tail -n 1)
+            h=$(dmesg_run | grep "F_TRANSLATION client: $EDU .* iova: 0x80[0-9a-f]\{5\} " | tail -n 1)
             [ -z "$h" ] || line="$line; L1 host logged for the MSI write: ${h#*event: }"
             ;;
         esac
@@ -206,12 +210,17 @@ finish
 
 # ---- nothing left behind in L1 ------------------------------------------
 # 1. no process holds /dev/iommu or a VFIO file
-held=$(ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -c -E '/dev/iommu|/dev/vfio')
+held=0
+for f in /proc/[0-9]*/fd/*; do
+    case $(readlink "$f" 2>/dev/null) in
+    /dev/iommu | /dev/vfio/*) held=$((held + 1)) ;;
+    esac
+done
 # 2. each device unbinds from vfio-pci (which waits for its last user) and
 #    binds again
 # 3. a fresh iommufd takes each device again: bind, nest-parent, vIOMMU,
 #    vDEVICE (a stale object or reference fails one of these)
-# 4. no kernel warning since L2 started
+# 4. no kernel warning since this L2 run started
 rebind=ok reopen=
 for b in $EDU $BLKDEV; do
     if ! timeout 10 sh -c "echo $b >/sys/bus/pci/devices/$b/driver/unbind"; then
@@ -223,11 +232,11 @@ for b in $EDU $BLKDEV; do
     r=$(timeout 30 /bin/iommufd-reopen "$b" 2>&1)
     reopen="$reopen $b: $r;"
 done
-warn=$(dmesg | grep -c -E 'WARNING:|BUG:|refcount_t|leak|iommufd.*(destroy|busy)')
+warn=$(dmesg_run | grep -c -E 'WARNING:|BUG:|refcount_t|leak|iommufd.*(destroy|busy)')
 case "$reopen" in *FAIL*) rok=no ;; *) rok=yes ;; esac
 if [ "$held" = 0 ] && [ "$rebind" = ok ] && [ "$rok" = yes ] && [ "$warn" = 0 ]; then
     res leak PASS "no /dev/iommu or VFIO fds open; unbind/rebind ok;$reopen no kernel warnings"
 else
     res leak FAIL "open iommufd/VFIO fds: $held; rebind: $rebind;$reopen kernel warnings: $warn"
-    [ "$warn" = 0 ] || dmesg | grep -E -A3 'WARNING:|BUG:' | tail -n 20
+    [ "$warn" = 0 ] || dmesg_run | grep -E -A3 'WARNING:|BUG:' | tail -n 20
 fi

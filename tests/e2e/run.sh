@@ -262,7 +262,7 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     t=$SECONDS
     # serial output ends lines with \r\n; progress lines go to stderr
     timeout -k 10 "$boot_timeout" "${l0[@]}" </dev/null 2>&1 |
-        sed -u 's/\r//g' | tee "$console" | grep --line-buffered -E '^E2E-' | sed 's/^/  L1: /' >&2
+        sed -u 's/\r//g' | tee "$console" | grep --line-buffered -E '^E2E-' | sed -u 's/^/  L1: /' >&2
     qrc=${PIPESTATUS[0]}
     wall=$((SECONDS - t))
 
