@@ -85,6 +85,23 @@ for t in "$@"; do
         -max_len="${FUZZ_MAX_LEN:-4096}" -artifact_prefix="$dir/" \
         ${FUZZ_LIBFUZZER_ARGS:-} "$corpus" "$seeds") >"$dir/fuzz.log" 2>&1
     frc=$?
+    # keep the corpus minimal: libFuzzer adds inputs but never drops the
+    # ones that later inputs superseded
+    if [ "$frc" -eq 0 ]; then
+        rm -rf "$corpus.merge"
+        mkdir -p "$corpus.merge"
+        # shellcheck disable=SC2086
+        if (cd "$dir" && QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
+                "$FUZZER" --fuzz-target=generic-fuzz -merge=1 \
+                -timeout="${FUZZ_UNIT_TIMEOUT:-25}" -rss_limit_mb=4096 \
+                "$corpus.merge" "$corpus") >"$dir/merge.log" 2>&1 &&
+           [ -n "$(ls -A "$corpus.merge")" ]; then
+            rm -rf "$corpus" && mv "$corpus.merge" "$corpus"
+        else
+            warn "corpus merge failed (log: $dir/merge.log); corpus kept as is"
+            rm -rf "$corpus.merge"
+        fi
+    fi
     after=$(find "$corpus" -type f | wc -l)
     size=$(du -sk "$corpus" | cut -f1)
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/fuzz.log" | tail -n 1)
