@@ -117,6 +117,8 @@ edu_checks() {
         return
     fi
     domain_row edu-domain "$bdf"
+    # the RMR (direct) and SW_MSI windows L2's kernel knows for the group
+    echo "=== L2: edu reserved regions: $(tr '\n' ';' <"/sys/bus/pci/devices/$bdf/iommu_group/reserved_regions")"
     echo "=== L2: edudma $bdf (SID $(sid_of "$bdf"))"
     /bin/edudma "$bdf" all edu >/tmp/edudma.out 2>&1
     cat /tmp/edudma.out
