@@ -278,13 +278,13 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
             continue
         fi
         read -r _ _ st detail <<<"$line"
-        case $st in PASS | FAIL) ;; *) st=FAIL detail="bad result line: $line" ;; esac
+        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL detail="bad result line: $line" ;; esac
         row "$st" "$name" "$detail"
     done
     # rows L1 reports only on failure (accel-start: QEMU did not come up)
     while read -r _ name st detail; do
         case " ${GUEST_ROWS[*]} " in *" $name "*) continue ;; esac
-        case $st in PASS | FAIL) ;; *) st=FAIL ;; esac
+        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL ;; esac
         row "$st" "$name" "$detail"
     done < <(grep '^E2E-RESULT ' "$console")
     if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
