@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo fuzz clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo bench fuzz clean distclean
 
 all: setup tree build
 	@echo
@@ -53,6 +53,12 @@ e2e-full: setup build
 # sit behind the accelerated vSMMU); prints the result table.
 demo: setup tree build
 	tests/e2e/demo.sh
+
+# The unmap-heavy DMA benchmark in L2 (tests/e2e/bench.sh): the same device
+# behind the accelerated vSMMU, the same without batching, a virtio-iommu
+# and no vIOMMU, in one L0 boot; prints the table and the ratios.
+bench: setup build
+	tests/e2e/bench.sh
 
 # A bounded libFuzzer campaign (generic-fuzz, clang, ASan + UBSan) over the
 # SMMUv3's registers, command queue and tables: FUZZ_TIME seconds per target,

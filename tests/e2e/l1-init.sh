@@ -29,6 +29,34 @@ echo "E2E-BOOT kernel $(uname -r), SMMUv3 features ${feat:-unknown}, init at L1 
 # of its E2E-RESULT lines.  They are shown from dmesg at the end.
 echo 1 >/proc/sys/kernel/printk
 
+# ---- `make bench` (tests/e2e/bench.sh): only the L2 variants -------------
+# e2e_bench=a,b,c,d e2e_bench_io=BS:COUNT[,...] on the kernel command line:
+# L0's virtio-blk goes to vfio-pci and l2-bench.sh boots one L2 per variant
+bench=$(sed -n 's/.*e2e_bench=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$bench" ]; then
+    bio=$(sed -n 's/.*e2e_bench_io=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+    BLK=
+    for d in /sys/bus/pci/devices/*; do
+        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x1af4:0x1042" ]; then
+            BLK=$(basename "$d")
+        fi
+    done
+    if [ -n "$BLK" ]; then
+        echo vfio-pci >"/sys/bus/pci/devices/$BLK/driver_override"
+        echo "$BLK" >/sys/bus/pci/drivers_probe
+    fi
+    echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null); workloads $bio"
+    for v in $(echo "$bench" | tr ',' ' '); do
+        echo "=== bench $v at L1 uptime $(up) s"
+        # shellcheck disable=SC2086  # $bio: one argument per workload
+        [ -n "$BLK" ] && timeout 1200 /bin/l2-bench.sh "$v" "$BLK" $bio
+        echo "=== bench $v exit status $? at L1 uptime $(up) s"
+    done
+    echo "E2E-DONE at L1 uptime $(up) s"
+    grep -q e2eshell /proc/cmdline && exec sh
+    poweroff -f
+fi
+
 # QEMU's edu device (1234:11e8), wherever the machine put it
 BDF=
 for d in /sys/bus/pci/devices/*; do

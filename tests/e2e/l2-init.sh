@@ -16,6 +16,11 @@
 #   state          print "E2E-L2 STATE edu=<BDF|none>"
 #   waitedu SECS   wait for edu to appear (after a hot plug)
 #   edudma ROW     bind edu to vfio-pci and run a DMA check, row ROW-dma
+#   blkup          `make bench`: virtio_iommu if L2 has a virtio-iommu,
+#                  virtio_blk, the read check (row blk)
+#   bench BS N     `make bench`: dd bs=BS count=N iflag=direct from the
+#                  disk, timed; prints "E2E-L2 BENCH bs= count= rc= secs=
+#                  bytes="
 #   off            power off (PSCI SYSTEM_OFF: QEMU exits)
 
 /bin/busybox mkdir -p /dev /proc /sys /tmp
@@ -34,8 +39,9 @@ echo 1 >/proc/sys/kernel/printk
 
 # modules, dependencies first (l2-kernel.sh wrote the order); virtio_blk is
 # loaded by the checks: its probe reads the disk and waits for an interrupt
+# (virtio_iommu: only `make bench`'s blkup, when L2 has a virtio-iommu)
 for m in $(cat /lib/modules/load-order); do
-    [ "$m" = virtio_blk ] && continue
+    case $m in virtio_blk | virtio_iommu) continue ;; esac
     insmod "/lib/modules/$m.ko" || echo "E2E-L2 insmod $m failed"
 done
 
@@ -185,6 +191,31 @@ blk_checks() {
     grep virtio /proc/interrupts | tr -s ' ' | sed 's/^/=== L2: /'
 }
 
+# `make bench` (tests/e2e/l2-bench.sh): bring the disk up behind whatever
+# IOMMU L2 has (the accelerated vSMMU, a virtio-iommu or none)
+bench_blkup() {
+    if find_dev 0x1af4:0x1057 >/dev/null; then
+        insmod /lib/modules/virtio_iommu.ko || echo "E2E-L2 insmod virtio_iommu failed"
+    fi
+    bdf=$(find_dev $BLK) || { res blk FAIL "no virtio-blk (1af4:1042) in L2"; return; }
+    insmod /lib/modules/virtio_blk.ko &
+    i=0
+    while [ ! -e /sys/block/vda ] && [ $i -lt 15 ]; do sleep 1; i=$((i + 1)); done
+    [ -e /sys/block/vda ] || { res blk FAIL "no /sys/block/vda $i s after insmod virtio_blk"; return; }
+    rm -f /tmp/blk.sum
+    (dd if=/dev/vda bs=65536 count=16 iflag=direct 2>/dev/null | md5sum >/tmp/blk.sum) &
+    i=0
+    while [ ! -s /tmp/blk.sum ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
+    got=$(cut -d' ' -f1 /tmp/blk.sum 2>/dev/null)
+    t=$(cat "/sys/bus/pci/devices/$bdf/iommu_group/type" 2>/dev/null)
+    iommu=$(dmesg | grep -m1 -o 'arm-smmu-v3.*features.*\|virtio_iommu.*' | cut -c1-80)
+    if [ "$got" = "$(cat /etc/blk.md5)" ]; then
+        res blk PASS "$bdf domain ${t:-none (no IOMMU)}, /dev/vda $(($(cat /sys/block/vda/size) / 2048)) MiB, first MiB md5 ok; IOMMU: ${iommu:-none}; $(cat /proc/cmdline | grep -o 'iommu.strict=[0-9]')"
+    else
+        res blk FAIL "$bdf domain ${t:-none}: first MiB md5 '${got:-none, dd hung}', want $(cat /etc/blk.md5)"
+    fi
+}
+
 echo; echo "E2E-L2 READY kernel $(uname -r) at L2 uptime $(up) s"
 while read -r seq cmd arg; do
     case $cmd in
@@ -206,6 +237,19 @@ while read -r seq cmd arg; do
         else
             res "$arg-dma" FAIL "no edu, or vfio-pci did not bind"
         fi
+        ;;
+    blkup) bench_blkup ;;
+    bench)
+        set -- $arg
+        t0=$(up)
+        dd if=/dev/vda of=/dev/null bs="$1" count="$2" iflag=direct 2>/tmp/dd.err
+        rc=$?
+        t1=$(up)
+        # busybox prints "F+P records in": full and partial blocks
+        full=$(sed -n 's/^\([0-9]*\)+0 records in.*/\1/p' /tmp/dd.err)
+        bytes=$(( ${full:-0} * $1 ))
+        [ $rc = 0 ] || sed 's/^/E2E-L2 dd: /' /tmp/dd.err
+        echo "E2E-L2 BENCH bs=$1 count=$2 rc=$rc secs=$(echo "$t1 $t0" | awk '{ printf "%.2f", $1 - $2 }') bytes=${bytes:-0}"
         ;;
     off)
         echo "E2E-L2 END $seq"

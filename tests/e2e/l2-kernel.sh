@@ -18,6 +18,7 @@
 #                in this order)
 #   release      the kernel release (uname -r)
 #   package      the package and version it came from
+#   want         the WANT list it was made for (another list: made again)
 # The package has no modules.dep (depmod writes it at install time) and the
 # host need not have kmod: the dependencies are read from each module's
 # .modinfo "depends=" field, which is what depmod reads too.
@@ -27,8 +28,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # What L2 needs as modules (built-in ones are skipped): VFIO with the type1
 # container for the edu DMA program (Debian's kernels have no IOMMUFD),
-# vfio-pci for edu, virtio_blk for the stock-driver device.
-WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk)
+# vfio-pci for edu, virtio_blk for the stock-driver device, virtio_iommu for
+# `make bench` (the virtio-iommu variant; L2's /init loads it only there).
+WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu)
 
 top=$E2E_CACHE/l2-kernel
 debs=$top/debs
@@ -61,7 +63,8 @@ deb=$debs/${pkg}_${fs_ver}_arm64.deb
 # ---- cached? ------------------------------------------------------------
 stamp=$top/by-package/${pkg}_$fs_ver
 if [ -f "$stamp" ] && out=$(cat "$stamp") && [ -f "$out/Image" ] &&
-   [ -f "$out/load-order" ] && [ "$(cat "$out/package")" = "$pkg $ver" ]; then
+   [ -f "$out/load-order" ] && [ "$(cat "$out/package")" = "$pkg $ver" ] &&
+   [ "$(cat "$out/want" 2>/dev/null)" = "${WANT[*]}" ]; then
     log "l2-kernel: cached $out ($pkg $ver)"
     echo "$out"
     exit 0
@@ -144,6 +147,7 @@ done
 printf '%s\n' "${order[@]}" >"$out.tmp/load-order"
 echo "$rel" >"$out.tmp/release"
 echo "$pkg $ver" >"$out.tmp/package"
+echo "${WANT[*]}" >"$out.tmp/want"
 rm -rf "$out"
 mv "$out.tmp" "$out"
 rm -rf "$x"

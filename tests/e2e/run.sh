@@ -35,6 +35,9 @@
 #                       plug and system_reset; l2b-*: arm-smmuv3-accel on
 #                       pcie.0); full adds l2tcg-* (L2 on TCG inside L1,
 #                       minutes; `make e2e-full`); off skips (rows SKIP)
+#   E2E_BENCH=a,b,c,d   `make bench` instead (tests/e2e/bench.sh): no stage
+#                       1, one L2 per variant (l2-bench.sh); E2E_BENCH_IO,
+#                       E2E_BENCH_DISK_MB: see below
 # To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell.
 # Logs: .check/e2e/logs/ (console.log is L1's serial console).
 set -uo pipefail
@@ -68,6 +71,15 @@ full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2tcg:tcg:pxb:full) ;;
 off) L2_SPECS=() ;;
 *) echo "E2E_L2=$L2_MODE: want kvm, full or off" >&2; exit 2 ;;
 esac
+# `make bench` (tests/e2e/bench.sh): E2E_BENCH=a,b,c,d replaces stage 1 and
+# the L2 runs in L1 by l2-bench.sh's variants, E2E_BENCH_IO=BS:COUNT[,...]
+# are its workloads, E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
+# numbered lines, then zeros)
+BENCH=${E2E_BENCH:-}
+if [ -n "$BENCH" ]; then
+    L2_SPECS=()
+    BENCH_IO=${E2E_BENCH_IO:-4096:20000}
+fi
 # the rows of every L2 run, in table order
 l2_rows() {
     local spec tag steps r
@@ -184,7 +196,7 @@ fi
 
 # ---- stage 2: the L2 kernel (a Debian package) and the disk -------------
 unset E2E_L2_KERNEL E2E_L2_DISK
-if [ ${#L2_SPECS[@]} -eq 0 ]; then
+if [ ${#L2_SPECS[@]} -eq 0 ] && [ -z "$BENCH" ]; then
     row SKIP l2-kernel "E2E_L2=off"
 elif [ -z "${E2E_L2_VMM:-}" ]; then
     row SKIP l2-kernel "no arm64 QEMU to run L2 (see l2-vmm-build)"
@@ -200,12 +212,22 @@ else
         export E2E_L2_DISK=$E2E_OUT/l2-disk.raw
         awk 'BEGIN { for (i = 0; i < 131072; i++) printf "smmuv3-accel e2e block %08d\n", i }' \
             >"$E2E_L2_DISK"
+        [ -z "$BENCH" ] || truncate -s "${E2E_BENCH_DISK_MB:-1024}M" "$E2E_L2_DISK"
     else
         row FAIL l2-kernel "see l2-kernel.log"
     fi
 fi
 
-if [ -n "${E2E_L2_VMM:-}" ]; then
+if [ -n "$BENCH" ]; then
+    # bench: no stage 1; l2-bench.sh's rows per variant
+    GUEST_ROWS=()
+    what="busybox-static:arm64 + arm64 QEMU + L2 (Debian kernel, AAVMF) for the bench"
+    for v in ${BENCH//,/ }; do
+        GUEST_ROWS+=("bench-$v-boot" "bench-$v-blk")
+        for w in ${BENCH_IO//,/ }; do GUEST_ROWS+=("bench-$v-${w%%:*}"); done
+        GUEST_ROWS+=("bench-$v-exit")
+    done
+elif [ -n "${E2E_L2_VMM:-}" ]; then
     GUEST_ROWS+=("${ACCEL_ROWS[@]}")
     what="busybox-static:arm64 + nestprobe + kvmsmoke + arm64 QEMU and accel-smoke"
     if [ -n "${E2E_L2_KERNEL:-}" ]; then
@@ -234,6 +256,7 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         l0_l2=(-drive "if=none,id=l2disk,format=raw,file=$E2E_L2_DISK"
                -device virtio-blk-pci,drive=l2disk,iommu_platform=on,disable-legacy=on)
         l1_l2="e2e_l2=$(IFS=,; echo "${L2_SPECS[*]}")"
+        [ -z "$BENCH" ] || l1_l2="e2e_bench=$BENCH e2e_bench_io=$BENCH_IO"
         case $L2_MODE in
         full) boot_timeout=${E2E_BOOT_TIMEOUT:-4800} ;;
         *) boot_timeout=${E2E_BOOT_TIMEOUT:-1500} ;;

@@ -1,0 +1,226 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# Run inside L1 by l1-init.sh for `make bench` (tests/e2e/bench.sh): one L2
+# boot of the series' arm64 QEMU on L1's KVM with L0's virtio-blk assigned
+# through vfio-pci + iommufd, and a DMA workload in L2 that maps and unmaps
+# heavily (O_DIRECT reads, L2 booted with iommu.strict=1 so that every
+# request's unmap invalidates synchronously).  The variants differ only in
+# L2's IOMMU:
+#   a  -device arm-smmuv3,accel=on (the accelerated vSMMU)
+#   b  the same with x-accel-batching=off (one host call per command)
+#   c  -device virtio-iommu-pci (QEMU maps/unmaps through iommufd for each
+#      of the guest's MAP/UNMAP requests)
+#   d  no vIOMMU in L2 (the limit)
+# The device sits behind a root port on pcie.0 in all four.
+#
+# usage: l2-bench.sh VARIANT BLK_BDF WORKLOAD...
+#   WORKLOAD  BS:COUNT, e.g. 4096:20000 (dd bs=BS count=COUNT iflag=direct)
+# Prints, per workload,
+#   E2E-BENCH <variant> bs=.. count=.. bytes=.. secs=.. cmds=.. ioctls=..
+#             batches=.. errors=.. maps=.. [tsecs=..]
+# (counts over the workload; "-" where the variant has no such count) and
+# the rows E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
+#
+# Counts: a and b read the vSMMU's counters (accel-cmds-forwarded,
+# accel-ioctls, accel-batches, accel-errors) with qom-get over the QMP pipe
+# before and after.  c and d have no counters: QEMU's trace events
+# virtio_iommu_map/unmap (the guest's requests) and iommufd_backend_map_dma/
+# unmap_dma (the host ioctls) are logged to a file, but only for a second,
+# counted pass of the same workload (tracing writes a line per event, which
+# would slow the timed pass); its time is tsecs.
+
+V=$1 BLKDEV=$2
+shift 2
+WORKLOADS=$*  # "$@" is reused for QEMU's command line
+Q=/bin/qemu-system-aarch64
+d=/tmp/bench-$V
+TAG=bench-$V
+rm -rf "$d"
+mkdir -p "$d"
+sin=$d/serial.in raw=$d/serial.raw qmp=$d/qmp qlog=$d/qmp.log trace=$d/trace.log
+mkfifo "$sin" "$qmp.in" "$qmp.out"
+: >"$raw"
+: >"$qlog"
+up() { cut -d' ' -f1 /proc/uptime; }
+res() { echo "E2E-RESULT $TAG-$*"; }
+since() { echo "$(up) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
+T_BOOT=150 T_CMD=900
+
+cp /l2/CODE.fd "$d/CODE.fd"
+cp /l2/VARS.fd "$d/VARS.fd"
+truncate -s 64M "$d/CODE.fd" "$d/VARS.fd"
+
+SMMU=/machine/peripheral/smmu0
+case $V in
+a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on" ;;
+b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,x-accel-batching=off" ;;
+c) viommu="-device virtio-iommu-pci,id=viommu0" ;;
+d) viommu= ;;
+*) echo "l2-bench.sh: variant $V: want a, b, c or d" >&2; exit 2 ;;
+esac
+dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp1"}'
+# shellcheck disable=SC2086  # $viommu is an option list
+set -- -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256 \
+    -display none -nodefaults -serial stdio \
+    -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
+    -drive if=pflash,format=raw,file="$d/VARS.fd" \
+    -kernel /l2/Image -initrd /l2/initrd.cpio \
+    -append "console=ttyAMA0 rdinit=/init panic=0 quiet iommu.strict=1" \
+    -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
+    -D "$trace" \
+    -object iommufd,id=iommufd0 $viommu \
+    -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1 -device "$dev_blk"
+echo "=== $TAG: L2 VMM: $Q $*"
+
+t0=$(up)
+exec 5<>"$sin"
+$Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
+qpid=$!
+cat "$qmp.out" >>"$qlog" &
+catpid=$!
+echo '{"execute":"qmp_capabilities"}' >"$qmp.in"
+
+alive() { kill -0 "$qpid" 2>/dev/null; }
+src() {
+    case $1 in
+    con) tr -d '\r' <"$raw" ;;
+    *) cat "$qlog" ;;
+    esac
+}
+wait_for() {  # wait_for con|qmp PATTERN COUNT SECS
+    i=0
+    while [ "$(src "$1" | grep -c "$2")" -lt "$3" ]; do
+        if [ "$i" -ge "$4" ] || ! alive; then
+            [ "$(src "$1" | grep -c "$2")" -ge "$3" ]
+            return
+        fi
+        sleep 1
+        i=$((i + 1))
+    done
+}
+seq=0
+l2() {  # l2 CMD [ARG] [SECS]
+    seq=$((seq + 1))
+    echo "$seq $1 ${2:-}" >&5
+    wait_for con "^E2E-L2 END $seq\$" 1 "${3:-$T_CMD}"
+}
+echo 0 >"$d/qid"
+qmp_ret() {  # qmp_ret JSON-COMMAND-WITHOUT-CLOSING-BRACE -> the return value
+    # (called in $(...): the id counter lives in a file)
+    qid=$(($(cat "$d/qid") + 1))
+    echo "$qid" >"$d/qid"
+    echo "$1,\"id\":\"b$qid\"}" >"$qmp.in"
+    wait_for qmp "\"id\": *\"b$qid\"" 1 30 || { echo "?"; return 1; }
+    grep "\"id\": *\"b$qid\"" "$qlog" | sed -n 's/.*"return": *\([^,}]*\).*/\1/p' | head -n 1
+}
+counter() { qmp_ret '{"execute":"qom-get","arguments":{"path":"'$SMMU'","property":"'"$1"'"}'; }
+trace_on() {
+    for e in virtio_iommu_map virtio_iommu_unmap iommufd_backend_map_dma iommufd_backend_unmap_dma; do
+        qmp_ret '{"execute":"trace-event-set-state","arguments":{"name":"'$e'","enable":true}' >/dev/null
+    done
+}
+# trace lines of event $1 ("name args", or "pid@time:name args")
+tcount() { n=$(grep -cE "(^|:)$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
+# the counts now: cmds ioctls batches errors maps (as one line)
+snap() {
+    case $V in
+    a | b) echo "$(counter accel-cmds-forwarded) $(counter accel-ioctls) $(counter accel-batches) $(counter accel-errors) -" ;;
+    *) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map)" ;;
+    esac
+}
+diff_snap() {  # diff_snap "BEFORE" "AFTER" -> the differences ("-" kept)
+    echo "$1 $2" | awk '{
+        for (i = 1; i <= 5; i++) {
+            if ($i == "-" || $(i + 5) == "-") o = o "-"; else o = o ($(i + 5) - $i)
+            if (i < 5) o = o " "
+        }
+        print o }'
+}
+relayed=0
+relay() {
+    n=$(src con | grep -c '^E2E-RESULT ')
+    src con | grep '^E2E-RESULT ' | tail -n +$((relayed + 1)) | sed "s/^E2E-RESULT /E2E-RESULT $TAG-/"
+    relayed=$n
+}
+# the last "E2E-L2 BENCH ..." line's field NAME
+bfield() { src con | grep '^E2E-L2 BENCH ' | tail -n 1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# run_workload BS COUNT: L2's timed dd; sets W_SECS W_BYTES W_RC ("-",
+# "-", "timeout" if it did not report)
+run_workload() {
+    nb=$(src con | grep -c '^E2E-L2 BENCH ')
+    l2 bench "$1 $2"
+    if [ "$(src con | grep -c '^E2E-L2 BENCH ')" -gt "$nb" ]; then
+        W_SECS=$(bfield secs) W_BYTES=$(bfield bytes) W_RC=$(bfield rc)
+    else
+        W_SECS=- W_BYTES=- W_RC=timeout
+    fi
+}
+finish() {
+    exec 5>&-
+    alive && kill "$qpid" 2>/dev/null
+    sleep 1
+    kill "$catpid" 2>/dev/null
+    echo "=== $TAG: L2 serial console (L2| lines), QEMU stderr, QMP"
+    src con | sed 's/^/L2| /' | tail -n 60
+    sed 's/^/L2-stderr| /' "$d/stderr" | tail -n 20
+    grep -v '"timestamp"' "$qlog" | sed 's/^/L2-qmp| /' | tail -n 20
+}
+
+if wait_for con 'E2E-L2 READY' 1 $T_BOOT; then
+    res boot PASS "$(src con | sed -n 's/.*E2E-L2 READY //p' | head -n 1), $(since "$t0") s after the VMM started"
+else
+    if alive; then why="no READY in $T_BOOT s"; else why="QEMU exited: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"; fi
+    res boot FAIL "$why; last console line: $(src con | grep -v '^$' | tail -n 1)"
+    finish
+    exit 1
+fi
+
+l2 blkup 60
+relay
+if src con | grep -q '^E2E-RESULT blk PASS'; then
+    [ "$V" = d ] && trace_on  # nothing to trace on d: the counts cost nothing
+    for w in $WORKLOADS; do
+        bs=${w%%:*} n=${w#*:}
+        before=$(snap)
+        run_workload "$bs" "$n"
+        secs=$W_SECS bytes=$W_BYTES rc=$W_RC
+        after=$(snap)
+        counts=$(diff_snap "$before" "$after")
+        extra=
+        if [ "$V" = c ]; then
+            # the counted pass: the same workload, traced
+            trace_on
+            before=$(snap)
+            run_workload "$bs" "$n"
+            after=$(snap)
+            counts=$(diff_snap "$before" "$after")
+            extra=" tsecs=$W_SECS"
+            for e in virtio_iommu_map virtio_iommu_unmap iommufd_backend_map_dma iommufd_backend_unmap_dma; do
+                qmp_ret '{"execute":"trace-event-set-state","arguments":{"name":"'$e'","enable":false}' >/dev/null
+            done
+        fi
+        # shellcheck disable=SC2086  # five fields
+        set -- $counts
+        echo "E2E-BENCH $V bs=$bs count=$n bytes=$bytes secs=$secs cmds=$1 ioctls=$2 batches=$3 errors=$4 maps=$5$extra"
+        if [ "$rc" = 0 ] && [ "$bytes" = $((bs * n)) ]; then
+            res "$bs" PASS "dd bs=$bs count=$n iflag=direct: $bytes bytes in $secs s; guest cmds $1, host ioctls $2, batches $3, errors $4, maps $5$extra"
+        else
+            res "$bs" FAIL "dd bs=$bs count=$n: rc=$rc bytes=$bytes secs=$secs (see the L2| lines)"
+        fi
+    done
+else
+    for w in $WORKLOADS; do res "${w%%:*}" FAIL "not run: the disk check failed"; done
+fi
+
+seq=$((seq + 1))
+echo "$seq off" >&5
+i=0
+while alive && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
+if alive; then
+    res exit FAIL "QEMU still running 60 s after L2's poweroff"
+elif src con | grep -q "^E2E-L2 END $seq"; then
+    res exit PASS "L2 powered off, QEMU exited; L2 ran $(since "$t0") s in all"
+else
+    res exit FAIL "QEMU gone before L2's poweroff: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"
+fi
+finish
