@@ -218,6 +218,10 @@ i=0
 while alive && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 if alive; then
     res exit FAIL "QEMU still running 60 s after L2's poweroff"
+elif grep -q 'Failed to free id' "$d/stderr"; then
+    # the host refused to destroy an object QEMU freed (e.g. a vEVENTQ
+    # whose fd another thread still polled): a teardown-order bug
+    res exit FAIL "the host refused to free objects: $(grep 'Failed to free id' "$d/stderr" | tr '\n' ' ')"
 elif src con | grep -q "^E2E-L2 END $seq"; then
     res exit PASS "L2 powered off, QEMU exited; L2 ran $(since "$t0") s in all"
 else
