@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full demo bench fuzz clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn demo bench fuzz clean distclean
 
 all: setup tree build
 	@echo
@@ -46,6 +46,13 @@ e2e: setup build
 # The same plus an L2 guest on TCG inside L1 (minutes more).
 e2e-full: setup build
 	E2E_L2=full tests/e2e/run.sh
+
+# Churn (tests/e2e/run.sh with E2E_CHURN=CYCLES:RESETS): the l2-* run with
+# CHURN's hot-unplug/re-plug cycles of edu and system_resets mid-DMA, a DMA
+# data check after each, then the leak check; logs in .check/e2e-churn.
+CHURN ?= 50:10
+churn: setup build
+	E2E_CHURN=$(CHURN) E2E_OUT=$(CURDIR)/.check/e2e-churn tests/e2e/run.sh
 
 # The main job, end to end: set up the host, build, then the nested run
 # (stage 1: L1's iommufd uAPI and the series' QEMU under qtest; stage 2:

@@ -4,8 +4,10 @@
  * QEMU to L2, whose SMMU is the series' accelerated vSMMU: what L2 maps here
  * lands in L2's own stage-1 page tables, which the host SMMU walks.
  *
- * Usage: edudma <BDF> [all|dma-only [ROW-PREFIX]]   (rows <prefix>-dma,
- *        -msi, -unmap; the prefix defaults to "edu")
+ * Usage: edudma <BDF> [all|dma-only [ROW-PREFIX [SEED]]]   (rows
+ *        <prefix>-dma, -msi, -unmap; the prefix defaults to "edu"; SEED
+ *        varies the data pattern, e.g. per hot-plug cycle, so that a DMA
+ *        through a stale translation cannot match a previous run's data)
  *
  * It uses VFIO's type1 container (Debian's kernels have no IOMMUFD): map a
  * buffer at an IOVA, edu DMA RAM -> device -> RAM, check the data exactly;
@@ -152,6 +154,7 @@ int main(int argc, char **argv)
 	const char *bdf = argc > 1 ? argv[1] : "0000:00:01.0";
 	int dma_only = argc > 2 && !strcmp(argv[2], "dma-only");
 	const char *tag = argc > 3 ? argv[3] : "edu";
+	unsigned int seed = argc > 4 ? strtoul(argv[4], NULL, 0) : 0x5eed;
 	char path[PATH_MAX], link[PATH_MAX], row[64];
 	ssize_t n;
 
@@ -223,7 +226,7 @@ int main(int argc, char **argv)
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
 		return !res(ROW("dma"), 0, "mmap: %s", strerror(errno));
-	srand(0x5eed);
+	srand(seed);
 	for (int i = 0; i < PG; i++)
 		buf[i] = rand() & 0xff;
 	memset(buf + PG, 0, PG);
@@ -235,11 +238,14 @@ int main(int argc, char **argv)
 		return !res(ROW("dma"), 0, "MAP_DMA iova 0x%llx: %s",
 			    IOVA_BUF, strerror(errno));
 	uint64_t irqs = 0;
+	/* dma-only has no MSI on the eventfd: do not wait 2 s for one */
 	int rc1 = edu_dma(IOVA_BUF, EDU_BUF, PG, DMA_IRQ);
-	irqs += wait_efd(efd, 2000);
+	if (!dma_only)
+		irqs += wait_efd(efd, 2000);
 	wr(EDU_IRQ_ACK, IRQ_DMA_VAL);
 	int rc2 = edu_dma(EDU_BUF, IOVA_BUF + PG, PG, DMA_TO_RAM | DMA_IRQ);
-	irqs += wait_efd(efd, 2000);
+	if (!dma_only)
+		irqs += wait_efd(efd, 2000);
 	wr(EDU_IRQ_ACK, IRQ_DMA_VAL);
 	int diff = 0, first = -1;
 	for (int i = 0; i < PG; i++) {
@@ -250,10 +256,11 @@ int main(int argc, char **argv)
 		}
 	}
 	res(ROW("dma"), id == 0x010000ed && !rc1 && !rc2 && !diff,
-	    "edu id 0x%08x, %d B RAM(iova 0x%llx)->edu->RAM(iova 0x%llx): %s",
+	    "edu id 0x%08x, %d B RAM(iova 0x%llx)->edu->RAM(iova 0x%llx): %s%s%s",
 	    id, PG, IOVA_BUF, IOVA_BUF + PG,
 	    rc1 || rc2 ? "DMA did not finish in 5 s" :
-	    diff ? "data differ" : "data identical");
+	    diff ? "data differ" : "data identical",
+	    argc > 4 ? ", pattern seed " : "", argc > 4 ? argv[4] : "");
 	if (diff)
 		printf("edudma: %d bytes differ, first at %d (0x%02x != 0x%02x)\n",
 		       diff, first, buf[PG + first], buf[first]);

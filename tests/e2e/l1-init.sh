@@ -135,8 +135,15 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         form=${r%%:*}; steps=${r#*:}
         echo "=== stage 2 $tag ($accel, $form, $steps) at L1 uptime $(up) s"
         case $accel in kvm) lim=900 ;; *) lim=3600 ;; esac
+        # e2e_churn=CYCLES:RESETS[:slow] (run.sh's E2E_CHURN): the churn
+        # steps' counts, and 20 s a cycle, 60 s a reset more time
+        churn=$(sed -n 's/.*e2e_churn=\([^ ]*\).*/\1/p' /proc/cmdline)
+        if [ "$steps" = churn ]; then
+            c=${churn#*:}
+            lim=$((lim + ${churn%%:*} * 20 + ${c%%:*} * 60))
+        fi
         # shellcheck disable=SC2086  # no BLK: one argument less
-        timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $BLK
+        E2E_CHURN=$churn timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $BLK
         echo "=== stage 2 $tag exit status $? at L1 uptime $(up) s"
     done
 fi

@@ -16,6 +16,15 @@
 #   state          print "E2E-L2 STATE edu=<BDF|none>"
 #   waitedu SECS   wait for edu to appear (after a hot plug)
 #   edudma ROW     bind edu to vfio-pci and run a DMA check, row ROW-dma
+#   dmacheck ROW SEED  the same with the data pattern seeded by SEED (churn)
+#   slotoff SECS   churn: once pciehp logged the attention button press of
+#                  a device_del (at most SECS s), power edu's slot off from
+#                  sysfs instead of waiting the 5 s in which the press can
+#                  be cancelled; prints "E2E-L2 SLOTOFF ..."
+#   dmaload SECS   churn: DMA in the background until the next reset (an
+#                  edudma loop, seeds 1, 2, ..., and O_DIRECT reads of the
+#                  disk); after SECS s prints "E2E-L2 LOAD edu-ok=N
+#                  edu-bad=N blk=N" (runs so far)
 #   blkup          `make bench`: virtio_iommu if L2 has a virtio-iommu,
 #                  virtio_blk, the read check (row blk)
 #   bench BS N     `make bench`: dd bs=BS count=N iflag=direct from the
@@ -237,6 +246,74 @@ while read -r seq cmd arg; do
         else
             res "$arg-dma" FAIL "no edu, or vfio-pci did not bind"
         fi
+        ;;
+    dmacheck)
+        # shellcheck disable=SC2086  # ROW SEED
+        set -- $arg
+        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+            /bin/edudma "$bdf" dma-only "$1" "$2"
+        else
+            res "$1-dma" FAIL "no edu, or vfio-pci did not bind"
+        fi
+        ;;
+    slotoff)
+        # the slot whose address is edu's bus/device (pciehp's sysfs slot)
+        s=
+        if bdf=$(find_dev $EDU); then
+            for f in /sys/bus/pci/slots/*/address; do
+                [ "$(cat "$f")" = "${bdf%.*}" ] && s=${f%/address}
+            done
+        fi
+        i=0
+        while ! dmesg | grep -q 'Button press: will power off' && [ $i -lt "$arg" ]; do
+            sleep 1; i=$((i + 1))
+        done
+        # the press was seen: keep the old lines out of the next wait
+        dmesg -c >>/tmp/dmesg.churn
+        if [ -n "$s" ]; then
+            echo 0 >"$s/power"
+            rc=$?
+            echo "E2E-L2 SLOTOFF slot ${s##*/} ($bdf) rc=$rc after $i s"
+        else
+            echo "E2E-L2 SLOTOFF no slot for edu (${bdf:-gone})"
+        fi
+        ;;
+    dmaload)
+        rm -f /tmp/load.*
+        : >/tmp/load.ok; : >/tmp/load.bad; : >/tmp/load.blk
+        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+            (
+                i=0
+                while :; do
+                    i=$((i + 1))
+                    if /bin/edudma "$bdf" dma-only load "$i" >/tmp/load.last 2>&1; then
+                        echo "$i" >>/tmp/load.ok
+                    else
+                        echo "$i" >>/tmp/load.bad
+                        cp /tmp/load.last /tmp/load.fail
+                    fi
+                done
+            ) &
+        fi
+        if find_dev $BLK >/dev/null; then
+            [ -e /sys/block/vda ] || insmod /lib/modules/virtio_blk.ko &
+            i=0
+            while [ ! -e /sys/block/vda ] && [ $i -lt 15 ]; do sleep 1; i=$((i + 1)); done
+            if [ -e /sys/block/vda ]; then
+                (
+                    while :; do
+                        if dd if=/dev/vda of=/dev/null bs=65536 count=64 iflag=direct 2>/dev/null; then
+                            echo >>/tmp/load.blk
+                        else
+                            sleep 1
+                        fi
+                    done
+                ) &
+            fi
+        fi
+        sleep "$arg"
+        echo "E2E-L2 LOAD edu-ok=$(wc -l </tmp/load.ok) edu-bad=$(wc -l </tmp/load.bad) blk=$(wc -l </tmp/load.blk)"
+        [ ! -e /tmp/load.fail ] || sed 's/^/E2E-L2 load: /' /tmp/load.fail
         ;;
     blkup) bench_blkup ;;
     bench)

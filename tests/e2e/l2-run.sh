@@ -14,9 +14,18 @@
 #          accel: -device arm-smmuv3-accel on pcie.0
 #   STEPS  full:  checks, hot-unplug/re-plug, system_reset, leak check
 #          basic: checks only, then the leak check
+#          churn: full, then E2E_CHURN=CYCLES:RESETS[:slow] (run.sh's
+#                 E2E_CHURN): CYCLES hot-unplug/re-plug cycles of edu, each
+#                 followed by a DMA check with a fresh data pattern, then
+#                 RESETS system_resets while L2 runs DMA, each followed by a
+#                 DMA check.  On device_del, L2 powers the slot off from
+#                 sysfs as soon as pciehp saw the attention button (the same
+#                 slot power-off QEMU waits for, without pciehp's 5 s grace
+#                 period); :slow keeps the 5 s wait.
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
-# unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma, exit, leak.
+# unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma,
+# [churn-hotplug, churn-reset,] exit, leak[, churn-leak].
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
 Q=/bin/qemu-system-aarch64
@@ -162,7 +171,7 @@ fi
 l2 checks || echo "=== $TAG: 'checks' did not finish in $T_CMD s"
 relay
 
-if [ "$STEPS" = full ]; then
+if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
     # ---- hot-unplug and re-plug edu through QMP -------------------------
     t=$(up)
     qmp_cmd '{"execute":"device_del","arguments":{"id":"edu0"}}'
@@ -203,6 +212,119 @@ if [ "$STEPS" = full ]; then
         relay
     else
         res reset-boot FAIL "no second READY in $T_BOOT s after system_reset"
+    fi
+fi
+
+# ---- churn: hot-plug cycles, then resets mid-DMA (E2E_CHURN) ---------------
+# addf A B: A + B; avgf SUM N: SUM / N (timings, fractions of a second)
+addf() { echo "$1 $2" | awk '{ printf "%.1f", $1 + $2 }'; }
+avgf() { echo "$1 $2" | awk '{ printf "%.1f", ($2 > 0 ? $1 / $2 : 0) }'; }
+# mute: L2's churn rows are counted here, not relayed one by one
+mute() { relayed=$(src con | grep -c '^E2E-RESULT '); }
+if [ "$STEPS" = churn ]; then
+    c=${E2E_CHURN:-50:10}
+    ncyc=${c%%:*}
+    c=${c#*:}
+    nrst=${c%%:*}
+    case $E2E_CHURN in *:slow) fast=no how="pciehp's 5 s wait kept" ;;
+    *) fast=yes how="L2 powers the slot off on the button press" ;; esac
+    echo "=== $TAG: churn: $ncyc hot-plug cycles, $nrst resets mid-DMA ($how)"
+    # ---- CYCLES x (device_del, device_add, DMA check) ----------------------
+    t1=$(up) cyc=0 ok=0 sdel=0 sadd=0 why='' bad=''
+    while [ $cyc -lt "$ncyc" ]; do
+        cyc=$((cyc + 1))
+        tc=$(up)
+        nev=$(grep -c '"DEVICE_DELETED".*"edu0"' "$qlog")
+        qmp_cmd '{"execute":"device_del","arguments":{"id":"edu0"}}'
+        [ $fast = no ] || l2 slotoff 10
+        if ! wait_for qmp '"DEVICE_DELETED".*"edu0"' $((nev + 1)) 30; then
+            why="cycle $cyc: no DEVICE_DELETED for edu0 in 30 s: $(grep -v '"timestamp"' "$qlog" | tail -n 2 | tr '\n' ' ')"
+            break
+        fi
+        l2 state
+        st=$(src con | grep '^E2E-L2 STATE' | tail -n 1)
+        case $st in
+        *edu=none*) ;;
+        *) why="cycle $cyc: DEVICE_DELETED, but L2: $st"; break ;;
+        esac
+        td=$(since "$tc")
+        ta=$(up)
+        nret=$(grep -c '"return"' "$qlog")
+        nerr=$(grep -c '"error"' "$qlog")
+        qmp_cmd '{"execute":"device_add","arguments":'"$dev_edu"'}'
+        wait_for qmp '"return"\|"error"' $((nret + nerr + 1)) 30
+        if [ "$(grep -c '"error"' "$qlog")" -gt "$nerr" ]; then
+            why="cycle $cyc: device_add: $(grep '"error"' "$qlog" | tail -n 1)"
+            break
+        fi
+        l2 waitedu 30
+        st=$(src con | grep '^E2E-L2 STATE' | tail -n 1)
+        case $st in
+        *edu=none*) why="cycle $cyc: device_add returned, L2 did not see edu: $st"; break ;;
+        esac
+        tadd=$(since "$ta")
+        sdel=$(addf "$sdel" "$td")
+        sadd=$(addf "$sadd" "$tadd")
+        # a new pattern every cycle: a stale translation cannot pass
+        l2 dmacheck "churn-c$cyc $((0x5eed + cyc))"
+        if src con | grep -q "^E2E-RESULT churn-c$cyc-dma PASS"; then
+            ok=$((ok + 1))
+            r=PASS
+        else
+            r="FAIL: $(src con | grep "^E2E-RESULT churn-c$cyc-dma" | tail -n 1)"
+            bad="$bad $cyc"
+        fi
+        mute
+        echo "=== $TAG: churn cycle $cyc: del $td s, add $tadd s, DMA $r; cycle $(since "$tc") s"
+    done
+    ran=$cyc
+    [ -z "$why" ] || ran=$((cyc - 1))
+    tt=$(since "$t1")
+    timing="del avg $(avgf "$sdel" "$ran") s, add avg $(avgf "$sadd" "$ran") s, cycle avg $(avgf "$tt" "$cyc") s, $tt s in all; $how"
+    if [ -z "$why" ] && [ "$ok" = "$ncyc" ]; then
+        res churn-hotplug PASS "$ok/$ncyc cycles, DMA data identical after each (device_del: DEVICE_DELETED and L2 no longer sees edu; device_add: L2 sees it; edudma with a new pattern each cycle); $timing"
+    else
+        res churn-hotplug FAIL "$ran/$ncyc cycles run, $ok with the DMA check passed${bad:+ (failed: cycle$bad)}${why:+; stopped at $why}; $timing"
+    fi
+    # ---- RESETS x (DMA load, system_reset, DMA check) ---------------------
+    t1=$(up) j=0 nrok=0 sboot=0 why='' loads=''
+    while [ $j -lt "$nrst" ]; do
+        j=$((j + 1))
+        l2 dmaload 3
+        ld=$(src con | grep '^E2E-L2 LOAD' | tail -n 1)
+        ld=${ld#E2E-L2 LOAD }
+        loads="$loads${loads:+;} $ld"
+        nready=$(src con | grep -c 'E2E-L2 READY')
+        tr0=$(up)
+        qmp_cmd '{"execute":"system_reset"}'
+        if ! wait_for con 'E2E-L2 READY' $((nready + 1)) "$T_BOOT"; then
+            why="reset $j: no READY in $T_BOOT s after system_reset (load: $ld)"
+            break
+        fi
+        tb=$(since "$tr0")
+        sboot=$(addf "$sboot" "$tb")
+        l2 dmacheck "churn-r$j $((0x5eed + 1000 + j))"
+        # the reset counts when the load ran (edudma runs done, none
+        # failed) and the DMA after it passed
+        if src con | grep -q "^E2E-RESULT churn-r$j-dma PASS"; then
+            r=PASS
+        else
+            r="FAIL ($(src con | grep "^E2E-RESULT churn-r$j-dma" | tail -n 1))"
+        fi
+        case $ld in
+        edu-ok=0* | *edu-bad=[1-9]*) r="$r; the load before the reset failed or did not run" ;;
+        *) [ "$r" != PASS ] || nrok=$((nrok + 1)) ;;
+        esac
+        mute
+        echo "=== $TAG: churn reset $j: load before ($ld), up again after $tb s, DMA $r"
+    done
+    ran=$j
+    [ -z "$why" ] || ran=$((j - 1))
+    timing="L2 up again after avg $(avgf "$sboot" "$ran") s, $(since "$t1") s in all"
+    if [ -z "$why" ] && [ "$nrok" = "$nrst" ]; then
+        res churn-reset PASS "$nrok/$nrst system_resets mid-DMA (edudma loop and O_DIRECT disk reads running; runs before each reset:$loads), post-reset DMA data identical after each; $timing"
+    else
+        res churn-reset FAIL "$ran/$nrst resets run, $nrok with load running and the post-reset DMA check passed${why:+; stopped at $why}; loads:$loads; $timing"
     fi
 fi
 
@@ -255,4 +377,15 @@ if [ "$held" = 0 ] && [ "$rebind" = ok ] && [ "$rok" = yes ] && [ "$warn" = 0 ];
 else
     res leak FAIL "open iommufd/VFIO fds: $held; rebind: $rebind;$reopen kernel warnings: $warn"
     [ "$warn" = 0 ] || dmesg_run | grep -E -A3 'WARNING:|BUG:' | tail -n 20
+fi
+if [ "$STEPS" = churn ]; then
+    # the same check after the churn, plus the objects the host refused to
+    # free (QEMU's "Failed to free id" on stderr)
+    nfree=$(grep -c 'Failed to free id' "$d/stderr")
+    if [ "$held" = 0 ] && [ "$rebind" = ok ] && [ "$rok" = yes ] && [ "$warn" = 0 ] && [ "$nfree" = 0 ]; then
+        res churn-leak PASS "0 objects leaked after the churn: no /dev/iommu or VFIO fds open; unbind/rebind ok;$reopen 'Failed to free id' in QEMU's stderr: 0; L1 kernel warnings: 0"
+    else
+        res churn-leak FAIL "open iommufd/VFIO fds: $held; rebind: $rebind;$reopen 'Failed to free id': $nfree; L1 kernel warnings: $warn"
+        [ "$nfree" = 0 ] || grep 'Failed to free id' "$d/stderr" | head -n 10 | sed 's/^/L2-stderr| /'
+    fi
 fi

@@ -35,6 +35,13 @@
 #                       plug and system_reset; l2b-*: arm-smmuv3-accel on
 #                       pcie.0); full adds l2tcg-* (L2 on TCG inside L1,
 #                       minutes; `make e2e-full`); off skips (rows SKIP)
+#   E2E_CHURN=C:R[:slow] `make churn`: the l2-* run only (no l2b-*), with
+#                       C hot-unplug/re-plug cycles of edu, a DMA check
+#                       after each, then R system_resets while L2 runs DMA,
+#                       a DMA check after each (rows l2-churn-hotplug,
+#                       l2-churn-reset, l2-churn-leak).  L2 powers the slot
+#                       off from sysfs on device_del's attention button;
+#                       :slow waits pciehp's 5 s instead
 #   E2E_BENCH=a,b,c,d   `make bench` instead (tests/e2e/bench.sh): no stage
 #                       1, one L2 per variant (l2-bench.sh); E2E_BENCH_IO,
 #                       E2E_BENCH_DISK_MB: see below
@@ -71,6 +78,14 @@ full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2tcg:tcg:pxb:full) ;;
 off) L2_SPECS=() ;;
 *) echo "E2E_L2=$L2_MODE: want kvm, full or off" >&2; exit 2 ;;
 esac
+CHURN=${E2E_CHURN:-}
+if [ -n "$CHURN" ]; then
+    if ! grep -Eqx '[0-9]+:[0-9]+(:slow)?' <<<"$CHURN"; then
+        echo "E2E_CHURN=$CHURN: want CYCLES:RESETS[:slow]" >&2
+        exit 2
+    fi
+    L2_SPECS=(l2:kvm:pxb:churn)
+fi
 # `make bench` (tests/e2e/bench.sh): E2E_BENCH=a,b,c,d replaces stage 1 and
 # the L2 runs in L1 by l2-bench.sh's variants, E2E_BENCH_IO=BS:COUNT[,...]
 # are its workloads, E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
@@ -85,13 +100,15 @@ l2_rows() {
     local spec tag steps r
     for spec in "${L2_SPECS[@]}"; do
         tag=${spec%%:*} steps=${spec##*:}
-        if [ "$steps" = full ]; then
+        if [ "$steps" = full ] || [ "$steps" = churn ]; then
             for r in "${L2_FULL_ROWS[@]}"; do echo "$tag-$r"; done
         else
             for r in "${L2_BASIC_ROWS[@]}"; do echo "$tag-$r"; done
         fi
+        [ "$steps" != churn ] || printf '%s\n' "$tag-churn-hotplug" "$tag-churn-reset"
         echo "$tag-exit"
         echo "$tag-leak"
+        [ "$steps" != churn ] || echo "$tag-churn-leak"
     done
 }
 
@@ -261,6 +278,12 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         full) boot_timeout=${E2E_BOOT_TIMEOUT:-4800} ;;
         *) boot_timeout=${E2E_BOOT_TIMEOUT:-1500} ;;
         esac
+        if [ -n "$CHURN" ]; then
+            # as l1-init.sh gives l2-run.sh: 20 s a cycle, 60 s a reset
+            c=${CHURN#*:}
+            l1_l2="$l1_l2 e2e_churn=$CHURN"
+            boot_timeout=${E2E_BOOT_TIMEOUT:-$((1500 + ${CHURN%%:*} * 20 + ${c%%:*} * 60))}
+        fi
     else
         boot_timeout=${E2E_BOOT_TIMEOUT:-600}
     fi
