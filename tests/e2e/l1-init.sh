@@ -20,6 +20,19 @@ mount -t sysfs sys /sys
 
 up() { cut -d' ' -f1 /proc/uptime; }
 res() { echo "E2E-RESULT $*"; }
+# find_pci VENDOR:DEVICE: the BDF of such a device (the last one), if any
+find_pci() {
+    for d in /sys/bus/pci/devices/*; do
+        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$1" ]; then
+            basename "$d"
+        fi
+    done | tail -n 1
+}
+# to_vfio BDF: vfio-pci takes the (driverless) device on the next probe
+to_vfio() {
+    echo vfio-pci >"/sys/bus/pci/devices/$1/driver_override"
+    echo "$1" >/sys/bus/pci/drivers_probe
+}
 
 # the SMMU driver's feature word: NESTING is bit 19, S2FWB bit 23
 feat=$(dmesg | sed -n 's/.*arm-smmu-v3.*(features \(0x[0-9a-f]*\)).*/\1/p' | head -n 1)
@@ -35,16 +48,8 @@ echo 1 >/proc/sys/kernel/printk
 bench=$(sed -n 's/.*e2e_bench=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$bench" ]; then
     bio=$(sed -n 's/.*e2e_bench_io=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
-    BLK=
-    for d in /sys/bus/pci/devices/*; do
-        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x1af4:0x1042" ]; then
-            BLK=$(basename "$d")
-        fi
-    done
-    if [ -n "$BLK" ]; then
-        echo vfio-pci >"/sys/bus/pci/devices/$BLK/driver_override"
-        echo "$BLK" >/sys/bus/pci/drivers_probe
-    fi
+    BLK=$(find_pci 0x1af4:0x1042)
+    [ -z "$BLK" ] || to_vfio "$BLK"
     echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null); workloads $bio"
     for v in $(echo "$bench" | tr ',' ' '); do
         echo "=== bench $v at L1 uptime $(up) s"
@@ -58,21 +63,14 @@ if [ -n "$bench" ]; then
 fi
 
 # QEMU's edu device (1234:11e8), wherever the machine put it
-BDF=
-for d in /sys/bus/pci/devices/*; do
-    if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x1234:0x11e8" ]; then
-        BDF=$(basename "$d")
-    fi
-done
+BDF=$(find_pci 0x1234:0x11e8)
 
 if [ -z "$BDF" ]; then
     res vfio-bind FAIL "no edu device (1234:11e8) on the PCI bus"
 else
-    # driver_override makes vfio-pci take the device on the next probe
     dev=/sys/bus/pci/devices/$BDF
     [ -e "$dev/driver" ] && echo "$BDF" >"$dev/driver/unbind"
-    echo vfio-pci >"$dev/driver_override"
-    echo "$BDF" >/sys/bus/pci/drivers_probe
+    to_vfio "$BDF"
     drv=$(basename "$(readlink "$dev/driver")" 2>/dev/null)
     grp=$(basename "$(readlink "$dev/iommu_group")" 2>/dev/null)
     cdev=$(ls "$dev/vfio-dev" 2>/dev/null)
@@ -117,15 +115,9 @@ echo "=== kvmsmoke exit status $?"
 l2list=$(sed -n 's/.*e2e_l2=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
     # the stock-driver device: virtio-blk (modern, 1af4:1042) from L0
-    BLK=
-    for d in /sys/bus/pci/devices/*; do
-        if [ "$(cat "$d/vendor"):$(cat "$d/device")" = "0x1af4:0x1042" ]; then
-            BLK=$(basename "$d")
-        fi
-    done
+    BLK=$(find_pci 0x1af4:0x1042)
     if [ -n "$BLK" ]; then
-        echo vfio-pci >"/sys/bus/pci/devices/$BLK/driver_override"
-        echo "$BLK" >/sys/bus/pci/drivers_probe
+        to_vfio "$BLK"
         echo "=== virtio-blk $BLK -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null), iommu group $(basename "$(readlink "/sys/bus/pci/devices/$BLK/iommu_group")")"
     fi
     for spec in $(echo "$l2list" | tr ',' ' '); do
