@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn demo bench fuzz clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn inject demo bench fuzz clean distclean
 
 all: setup tree build
 	@echo
@@ -53,6 +53,13 @@ e2e-full: setup build
 CHURN ?= 50:10
 churn: setup build
 	E2E_CHURN=$(CHURN) E2E_OUT=$(CURDIR)/.check/e2e-churn tests/e2e/run.sh
+
+# Host failure injection (tests/e2e/l2-inject.sh): only the l2i-* run of
+# `make e2e`: L2's QEMU under a preload library that fails one iommufd/VFIO
+# ioctl at a time (ENOMEM, EINVAL, EIO, EBUSY) while edu is unplugged,
+# plugged and does DMA; prints the matrix; logs in .check/e2e-inject.
+inject: setup build
+	E2E_L2=inject E2E_OUT=$(CURDIR)/.check/e2e-inject tests/e2e/run.sh
 
 # The main job, end to end: set up the host, build, then the nested run
 # (stage 1: L1's iommufd uAPI and the series' QEMU under qtest; stage 2:

@@ -93,7 +93,9 @@ fi
 # E2E_L2_KERNEL=<dir that l2-kernel.sh printed>, E2E_L2_DISK=<the raw image
 # behind L0's virtio-blk>.  L1 gets /l2/Image, /l2/initrd.cpio, AAVMF as
 # /l2/CODE.fd and /l2/VARS.fd (trailing zeros cut off; l2-run.sh grows them
-# back to 64 MiB), l2-run.sh, l2-bench.sh (`make bench`) and iommufd-reopen.  L2's initramfs: busybox,
+# back to 64 MiB), l2-run.sh, l2-bench.sh (`make bench`), l2-inject.sh and
+# the failure-injection library /lib/e2e-inject.so (inject.c), and
+# iommufd-reopen.  L2's initramfs: busybox,
 # l2-init.sh as /init, edudma, the modules and their load order, and the
 # md5 of the disk's first MiB.
 l2k=${E2E_L2_KERNEL:-}
@@ -132,6 +134,13 @@ open(sys.argv[2], "wb").write(data)' "$src" "$root/l2/$fw.fd"
     done
     install -m 0755 "$here/l2-run.sh" "$root/bin/l2-run.sh"
     install -m 0755 "$here/l2-bench.sh" "$root/bin/l2-bench.sh"
+    install -m 0644 "$here/l2-inject.sh" "$root/bin/l2-inject.sh"
+    # the failure-injection library l2-run.sh preloads into QEMU (inject)
+    aarch64-linux-gnu-gcc -shared -fPIC -O2 -Wall -Wextra \
+        -I"$work/include" -I"$TREE/linux-headers" \
+        -o "$root/lib/e2e-inject.so" "$here/inject.c" -ldl >>"$blog" 2>&1 || {
+        cat "$blog" >&2; die "initramfs: building inject.c failed"; }
+    aarch64-linux-gnu-strip --strip-unneeded "$root/lib/e2e-inject.so"
     log "initramfs: + L2: $(cat "$l2k/package") Image $(du -h "$l2k/Image" | cut -f1), initrd $(du -h "$root/l2/initrd.cpio" | cut -f1), AAVMF $(du -ch "$root"/l2/*.fd | tail -n 1 | cut -f1)"
 fi
 

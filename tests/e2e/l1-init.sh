@@ -127,6 +127,9 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         form=${r%%:*}; steps=${r#*:}
         echo "=== stage 2 $tag ($accel, $form, $steps) at L1 uptime $(up) s"
         case $accel in kvm) lim=900 ;; *) lim=3600 ;; esac
+        # inject: edu alone behind the vSMMU; the matrix takes its time
+        blk=$BLK
+        [ "$steps" != inject ] || { blk='' lim=$((lim + 1500)); }
         # e2e_churn=CYCLES:RESETS[:slow] (run.sh's E2E_CHURN): the churn
         # steps' counts, and 20 s a cycle, 60 s a reset more time
         churn=$(sed -n 's/.*e2e_churn=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -134,8 +137,10 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
             c=${churn#*:}
             lim=$((lim + ${churn%%:*} * 20 + ${c%%:*} * 60))
         fi
+        # e2e_inject=quick|full (run.sh's E2E_INJECT): l2-inject.sh's matrix
+        inject=$(sed -n 's/.*e2e_inject=\([^ ]*\).*/\1/p' /proc/cmdline)
         # shellcheck disable=SC2086  # no BLK: one argument less
-        E2E_CHURN=$churn timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $BLK
+        E2E_INJECT=$inject E2E_CHURN=$churn timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $blk
         echo "=== stage 2 $tag exit status $? at L1 uptime $(up) s"
     done
 fi

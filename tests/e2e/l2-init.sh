@@ -12,7 +12,12 @@
 # which L1 relays with its own prefix.  Commands:
 #   checks         vSMMU probe, translated domains, edu DMA/MSI/faults
 #                  (edudma), virtio-blk read and MSI-X
+#   educhecks      the checks without the disk (l2-inject.sh)
 #   smmu ROW       just the vSMMU probe row, named ROW
+#   klog           print "E2E-L2 KLOG events=N cbadste=N cmdqerr=N": the
+#                  SMMU driver's event reports (C_BAD_STE among them) and
+#                  command queue errors since boot, then its latest such
+#                  line as "E2E-L2 KLOG-LAST ..." (l2-inject.sh)
 #   state          print "E2E-L2 STATE edu=<BDF|none>"
 #   waitedu SECS   wait for edu to appear (after a hot plug)
 #   edudma ROW     bind edu to vfio-pci and run a DMA check, row ROW-dma
@@ -233,7 +238,19 @@ while read -r seq cmd arg; do
         edu_checks
         blk_checks
         ;;
+    educhecks)
+        # l2-inject.sh: the same without the disk
+        smmu_row smmu-probe
+        edu_checks
+        ;;
     smmu) smmu_row "$arg" ;;
+    klog)
+        # the SMMU driver's reports so far (kept across dmesg -c): events
+        # (0x04 is C_BAD_STE) and command queue errors (CERROR_*)
+        dmesg -c >>/tmp/dmesg.churn
+        echo "E2E-L2 KLOG events=$(grep -c 'arm-smmu-v3.*event 0x[0-9a-f]* received' /tmp/dmesg.churn) cbadste=$(grep -c 'arm-smmu-v3.*event 0x04 received' /tmp/dmesg.churn) cmdqerr=$(grep -c 'arm-smmu-v3.*CMDQ error' /tmp/dmesg.churn)"
+        grep 'arm-smmu-v3.*\(CMDQ error\|event 0x[0-9a-f]* received\)' /tmp/dmesg.churn | tail -n 1 | sed 's/^.*arm-smmu-v3 /E2E-L2 KLOG-LAST /'
+        ;;
     state) echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none)" ;;
     waitedu)
         i=0

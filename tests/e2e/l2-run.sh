@@ -22,10 +22,14 @@
 #                 sysfs as soon as pciehp saw the attention button (the same
 #                 slot power-off QEMU waits for, without pciehp's 5 s grace
 #                 period); :slow keeps the 5 s wait.
+#          inject: edu only (no BLK_BDF), QEMU under the failure-injection
+#                 library (inject.c); the edu checks, then l2-inject.sh's
+#                 matrix of host ioctl failures, then the leak check
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
 # unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma,
-# [churn-hotplug, churn-reset,] exit, leak[, churn-leak].
+# [churn-hotplug, churn-reset,] [inject-<ioctl>..., inject,] exit, leak
+# [, churn-leak].
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
 Q=/bin/qemu-system-aarch64
@@ -82,7 +86,15 @@ echo "e2e: L2 run $TAG starts" >/dev/kmsg
 dmesg_run() { dmesg | sed -n "/e2e: L2 run $TAG starts/,\$p"; }
 # the serial FIFO is held open read-write here, so neither side blocks
 exec 5<>"$sin"
-$Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
+if [ "$STEPS" = inject ]; then
+    # l2-inject.sh arms failures through the control file
+    : >"$d/inject.log"
+    echo "0 off" >"$d/inject.ctl"
+    LD_PRELOAD=/lib/e2e-inject.so E2E_INJECT_CTL=$d/inject.ctl \
+        E2E_INJECT_LOG=$d/inject.log E2E_INJECT_COUNTS=$d/inject.counts $Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
+else
+    $Q "$@" <"$sin" >"$raw" 2>"$d/stderr" &
+fi
 qpid=$!
 cat "$qmp.out" >>"$qlog" &
 catpid=$!
@@ -168,7 +180,9 @@ else
 fi
 
 # ---- the checks inside L2 ---------------------------------------------
-l2 checks || echo "=== $TAG: 'checks' did not finish in $T_CMD s"
+checks=checks
+[ "$STEPS" != inject ] || checks=educhecks
+l2 $checks || echo "=== $TAG: '$checks' did not finish in $T_CMD s"
 relay
 
 if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
@@ -328,6 +342,12 @@ if [ "$STEPS" = churn ]; then
     fi
 fi
 
+# ---- host failure injection (l2-inject.sh) ----------------------------------
+if [ "$STEPS" = inject ]; then
+    . /bin/l2-inject.sh
+    relay
+fi
+
 # ---- power off ------------------------------------------------------------
 seq=$((seq + 1))
 echo "$seq off" >&5
@@ -335,12 +355,14 @@ i=0
 while alive && [ $i -lt 60 ]; do sleep 1; i=$((i + 1)); done
 if alive; then
     res exit FAIL "QEMU still running 60 s after L2's poweroff"
-elif grep -q 'Failed to free id' "$d/stderr"; then
+elif [ "$STEPS" != inject ] && grep -q 'Failed to free id' "$d/stderr"; then
     # the host refused to destroy an object QEMU freed (e.g. a vEVENTQ
     # whose fd another thread still polled): a teardown-order bug
     res exit FAIL "the host refused to free objects: $(grep 'Failed to free id' "$d/stderr" | tr '\n' ' ')"
 elif src con | grep -q "^E2E-L2 END $seq"; then
-    res exit PASS "L2 powered off, QEMU exited; L2 ran $(since "$t0") s in all"
+    nfree=
+    [ "$STEPS" != inject ] || nfree="; 'Failed to free id' after the injected failures: $(grep -c 'Failed to free id' "$d/stderr")"
+    res exit PASS "L2 powered off, QEMU exited; L2 ran $(since "$t0") s in all$nfree"
 else
     res exit FAIL "QEMU gone before L2's poweroff: $(tail -n 3 "$d/stderr" | tr '\n' ' ')"
 fi

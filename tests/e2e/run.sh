@@ -33,8 +33,12 @@
 #                       accelerated vSMMU.  kvm: two L2 runs on L1's KVM
 #                       (l2-*: pxb-pcie + arm-smmuv3,accel=on, with hot
 #                       plug and system_reset; l2b-*: arm-smmuv3-accel on
-#                       pcie.0); full adds l2tcg-* (L2 on TCG inside L1,
-#                       minutes; `make e2e-full`); off skips (rows SKIP)
+#                       pcie.0; l2i-*: edu alone behind arm-smmuv3,accel=on,
+#                       QEMU under a failure-injection library, the matrix
+#                       of host ioctl failures, l2-inject.sh); full adds
+#                       l2tcg-* (L2 on TCG inside L1, minutes; `make
+#                       e2e-full`); inject: only l2i-* (`make inject`); off
+#                       skips (rows SKIP)
 #   E2E_CHURN=C:R[:slow] `make churn`: the l2-* run only (no l2b-*), with
 #                       C hot-unplug/re-plug cycles of edu, a DMA check
 #                       after each, then R system_resets while L2 runs DMA,
@@ -42,6 +46,8 @@
 #                       l2-churn-reset, l2-churn-leak).  L2 powers the slot
 #                       off from sysfs on device_del's attention button;
 #                       :slow waits pciehp's 5 s instead
+#   E2E_INJECT=full|quick  the l2i-* matrix (default full; `make inject`
+#                       runs only l2i-*: E2E_L2=inject)
 #   E2E_BENCH=a,b,c,d   `make bench` instead (tests/e2e/bench.sh): no stage
 #                       1, one L2 per variant (l2-bench.sh); E2E_BENCH_IO,
 #                       E2E_BENCH_DISK_MB: see below
@@ -71,12 +77,18 @@ L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
                blk-domain blk-read blk-msix)
 L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug replug replug-dma reset-boot
               reset-smmu reset-dma)
+# l2-inject.sh's rows (one per ioctl, then the matrix)
+L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
+                inject-vdevice-alloc inject-veventq-alloc inject-attach
+                inject-detach inject-invalidate inject-destroy inject)
 L2_MODE=${E2E_L2:-kvm}
 case $L2_MODE in
-kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic) ;;
-full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2tcg:tcg:pxb:full) ;;
+kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject) ;;
+full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
+                l2tcg:tcg:pxb:full) ;;
+inject) L2_SPECS=(l2i:kvm:pxb:inject) ;;
 off) L2_SPECS=() ;;
-*) echo "E2E_L2=$L2_MODE: want kvm, full or off" >&2; exit 2 ;;
+*) echo "E2E_L2=$L2_MODE: want kvm, full, inject or off" >&2; exit 2 ;;
 esac
 CHURN=${E2E_CHURN:-}
 if [ -n "$CHURN" ]; then
@@ -86,6 +98,14 @@ if [ -n "$CHURN" ]; then
     fi
     L2_SPECS=(l2:kvm:pxb:churn)
 fi
+# E2E_INJECT=full|quick: the failure-injection matrix of the l2i-* run
+# (l2-inject.sh): full (default) fails each ioctl with each errno, quick
+# only the last call of each ioctl in a plug/DMA cycle
+INJECT=${E2E_INJECT:-full}
+case $INJECT in
+quick | full) ;;
+*) echo "E2E_INJECT=$INJECT: want quick or full" >&2; exit 2 ;;
+esac
 # `make bench` (tests/e2e/bench.sh): E2E_BENCH=a,b,c,d replaces stage 1 and
 # the L2 runs in L1 by l2-bench.sh's variants, E2E_BENCH_IO=BS:COUNT[,...]
 # are its workloads, E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
@@ -102,6 +122,11 @@ l2_rows() {
         tag=${spec%%:*} steps=${spec##*:}
         if [ "$steps" = full ] || [ "$steps" = churn ]; then
             for r in "${L2_FULL_ROWS[@]}"; do echo "$tag-$r"; done
+        elif [ "$steps" = inject ]; then
+            # edu alone: the basic rows without the disk, then the matrix
+            for r in "${L2_BASIC_ROWS[@]}" "${L2_INJECT_ROWS[@]}"; do
+                case $r in blk-*) ;; *) echo "$tag-$r" ;; esac
+            done
         else
             for r in "${L2_BASIC_ROWS[@]}"; do echo "$tag-$r"; done
         fi
@@ -272,11 +297,12 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         # keeps 00:01.0
         l0_l2=(-drive "if=none,id=l2disk,format=raw,file=$E2E_L2_DISK"
                -device virtio-blk-pci,drive=l2disk,iommu_platform=on,disable-legacy=on)
-        l1_l2="e2e_l2=$(IFS=,; echo "${L2_SPECS[*]}")"
+        l1_l2="e2e_l2=$(IFS=,; echo "${L2_SPECS[*]}") e2e_inject=$INJECT"
         [ -z "$BENCH" ] || l1_l2="e2e_bench=$BENCH e2e_bench_io=$BENCH_IO"
+        # the failure-injection matrix (l2i) takes up to 1500 s more
         case $L2_MODE in
-        full) boot_timeout=${E2E_BOOT_TIMEOUT:-4800} ;;
-        *) boot_timeout=${E2E_BOOT_TIMEOUT:-1500} ;;
+        full) boot_timeout=${E2E_BOOT_TIMEOUT:-6300} ;;
+        *) boot_timeout=${E2E_BOOT_TIMEOUT:-3000} ;;
         esac
         if [ -n "$CHURN" ]; then
             # as l1-init.sh gives l2-run.sh: 20 s a cycle, 60 s a reset
