@@ -210,9 +210,9 @@ counter() {
 }
 timeout 5 head -n 1 <"$qmp.out" >/dev/null          # the greeting
 qmp_do '{"execute":"qmp_capabilities"}' >/dev/null
-c_cmds=$(counter accel-cmds-forwarded); c_ioctls=$(counter accel-ioctls)
-c_batches=$(counter accel-batches); c_errors=$(counter accel-errors)
-c_events=$(counter accel-events)
+c_cmds=$(counter x-accel-cmds-forwarded); c_ioctls=$(counter x-accel-ioctls)
+c_batches=$(counter x-accel-batches); c_errors=$(counter x-accel-errors)
+c_events=$(counter x-accel-events)
 if [ "$c_cmds" = 3 ] && [ "$c_ioctls" = 1 ] && [ "$c_batches" = 1 ] &&
    [ "$c_errors" = 0 ] && [ "${c_events:-0}" -ge 1 ]; then
     res "$TAG-counters" PASS "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events"

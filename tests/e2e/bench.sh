@@ -10,9 +10,9 @@
 #   d  with no vIOMMU in L2 (the limit)
 # L2 reads the disk with dd iflag=direct (each request maps and unmaps its
 # buffers).  The table: wall time in L2, MiB/s, the guest's invalidation
-# commands that reached QEMU's host side (a, b: accel-cmds-forwarded; c:
+# commands that reached QEMU's host side (a, b: x-accel-cmds-forwarded; c:
 # virtio-iommu UNMAP requests, MAP requests beside them), host ioctls (a, b:
-# accel-ioctls; c, d: iommufd map/unmap calls), batches, ioctls per batch,
+# x-accel-ioctls; c, d: iommufd map/unmap calls), batches, ioctls per batch,
 # then the wall-time ratios a/c, a/b and a/d.
 #
 # Environment:

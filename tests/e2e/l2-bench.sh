@@ -21,8 +21,8 @@
 # (counts over the workload; "-" where the variant has no such count) and
 # the rows E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
 #
-# Counts: a and b read the vSMMU's counters (accel-cmds-forwarded,
-# accel-ioctls, accel-batches, accel-errors) with qom-get over the QMP pipe
+# Counts: a and b read the vSMMU's counters (x-accel-cmds-forwarded,
+# x-accel-ioctls, x-accel-batches, x-accel-errors) with qom-get over the QMP pipe
 # before and after.  c and d have no counters: QEMU's trace events
 # virtio_iommu_map/unmap (the guest's requests) and iommufd_backend_map_dma/
 # unmap_dma (the host ioctls) are logged to a file, but only for a second,
@@ -124,7 +124,7 @@ tcount() { n=$(grep -cE "(^|:)$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
 # the counts now: cmds ioctls batches errors maps (as one line)
 snap() {
     case $V in
-    a | b) echo "$(counter accel-cmds-forwarded) $(counter accel-ioctls) $(counter accel-batches) $(counter accel-errors) -" ;;
+    a | b) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" ;;
     *) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map)" ;;
     esac
 }
