@@ -29,7 +29,7 @@ export:
 build: tree
 	$(S)/build.sh
 
-check: setup tree build
+check: setup tree
 	$(S)/check.sh
 
 check-series: setup

@@ -12,6 +12,13 @@ targets=("$@")
 
 [ -d "$tree" ] || die "no work tree at $tree: run 'make tree'"
 mkdir -p "$build" "$CCACHE_DIR"
+# a build directory configured with other options is configured anew
+args="$(qemu_configure_args)"
+if [ -f "$build/build.ninja" ] && [ "$(cat "$build/.series-configure-args" 2>/dev/null)" != "$args" ]; then
+    log "configure: options changed; reconfiguring $build"
+    rm -rf "$build"
+    mkdir -p "$build"
+fi
 if [ ! -f "$build/build.ninja" ]; then
     log "configure: $build"
     # shellcheck disable=SC2046
@@ -19,6 +26,7 @@ if [ ! -f "$build/build.ninja" ]; then
         tail -n 40 "$build.configure.log" >&2
         die "configure failed (log: $build.configure.log)"
     }
+    printf '%s\n' "$args" >"$build/.series-configure-args"
 fi
 log "build: ninja ${targets[*]} in $build"
 ninja -C "$build" "${targets[@]}"

@@ -26,8 +26,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 # mandatory glib and zlib.  pixman is fetched too, as the brief for the L2
 # stage lists it, though --without-default-features leaves it unused.
 DEV_PKGS=(libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev)
+# Only the virt machine and the devices the e2e uses (l1-qemu-devices.mak,
+# copied into the scratch source as configs/devices/aarch64-softmmu/
+# e2e-l1.mak), and no debug information: the binary is stripped before it
+# goes into L1's initramfs, so -g would only slow the build.
+DEVICES=$here/l1-qemu-devices.mak
 CONFIGURE=(--cross-prefix=aarch64-linux-gnu- --target-list=aarch64-softmmu
-           --without-default-features --enable-kvm --enable-tcg
+           --without-default-features --without-default-devices
+           --with-devices-aarch64=e2e-l1 --disable-debug-info
+           --enable-kvm --enable-tcg
            --enable-fdt=system --disable-docs --disable-install-blobs
            --disable-download --python="$PYTHON")
 # Not followed when walking dependencies: the cross toolchain provides the C
@@ -42,7 +49,7 @@ for f in "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
     patches+=("$f")
 done
 series_hash() { cat "${patches[@]}" | sha256sum | cut -c1-16; }
-key=$( { series_hash; echo "$QEMU_DEB_VERSION ${DEV_PKGS[*]} ${CONFIGURE[*]}"; } |
+key=$( { series_hash; cat "$DEVICES"; echo "$QEMU_DEB_VERSION ${DEV_PKGS[*]} ${CONFIGURE[*]}"; } |
       sha256sum | cut -c1-16)
 top=$E2E_CACHE/qemu-arm64
 out=$top/$key
@@ -123,6 +130,7 @@ for p in "${patches[@]}"; do
     (cd "$src" && git apply "$p") >>"$blog" 2>&1 || {
         tail -n 20 "$blog" >&2; die "qemu-arm64: $(basename "$p") does not apply"; }
 done
+cp "$DEVICES" "$src/configs/devices/aarch64-softmmu/e2e-l1.mak"
 
 # ---- configure and build out of tree -----------------------------------
 ml=aarch64-linux-gnu

@@ -162,38 +162,6 @@ finish() {
     exit
 }
 
-# ---- host prerequisites ------------------------------------------------
-# Idempotent and quick when all is in place: only dpkg -s per package.
-HOST_PKGS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
-           make bc flex bison libssl-dev libelf-dev cpio xz-utils dpkg-dev
-           pkg-config)
-host_deps() {
-    local sudo='' p missing=()
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    for p in "${HOST_PKGS[@]}"; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    # arm64 packages (busybox, the sysroot -dev packages) are downloaded,
-    # never installed; apt still needs the architecture to index them.
-    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-        log "e2e: enabling the arm64 architecture in apt (downloads only)"
-        $sudo dpkg --add-architecture arm64 || return 1
-        need_update=yes
-    fi
-    if [ -z "$(apt-cache policy busybox-static:arm64 2>/dev/null |
-               sed -n 's/^ *Candidate: //p' | grep -v '(none)')" ]; then
-        need_update=yes
-    fi
-    if [ "${need_update:-no}" = yes ] || [ ${#missing[@]} -gt 0 ]; then
-        timeout 900 $sudo apt-get update -q || return 1
-    fi
-    if [ ${#missing[@]} -gt 0 ]; then
-        log "e2e: installing ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive timeout 1800 \
-            $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
-    fi
-}
-
 [ -x "$QEMU" ] || die "no $QEMU: run 'make build'"
 if ! host_deps >"$E2E_LOGS/host-deps.log" 2>&1; then
     cat "$E2E_LOGS/host-deps.log" >&2
@@ -210,13 +178,24 @@ run_logged() {
     { "$@" >"$E2E_OUT/$name.out"; } 2>&1 | tee "$E2E_LOGS/$name.log" >&2
     return "${PIPESTATUS[0]}"
 }
+# how NAME got there, for its row: built or fetched now, made by
+# prepare.sh ahead of the run (make check), or found in the cache
+how() {  # how NAME MADE-WORD
+    if [ -f "$E2E_OUT/$1.prepared" ] && grep -q 'cached' "$E2E_LOGS/$1.log"; then
+        echo "$2 ahead by prepare.sh in $(cat "$E2E_OUT/$1.prepared") s"
+    elif grep -q 'cached' "$E2E_LOGS/$1.log"; then
+        echo cached
+    else
+        echo "$2"
+    fi
+    rm -f "$E2E_OUT/$1.prepared"
+}
 
 t=$SECONDS
 if run_logged kernel "$here/kernel.sh"; then
     kernel=$(cat "$E2E_OUT/kernel.out")
     kdir=$(basename "$(dirname "$kernel")")  # <version>-<fragment sha>
-    if grep -q 'kernel: cached' "$E2E_LOGS/kernel.log"; then how=cached; else how=built; fi
-    row PASS l1-kernel "linux ${kdir%-*}, fragment ${kdir##*-} ($how, $((SECONDS - t)) s)"
+    row PASS l1-kernel "linux ${kdir%-*}, fragment ${kdir##*-} ($(how kernel built), $((SECONDS - t)) s)"
 else
     row FAIL l1-kernel "see kernel.log and kernel-build.log"
 fi
@@ -229,8 +208,7 @@ else
     if run_logged qemu-arm64 "$here/qemu-arm64.sh"; then
         vmm=$(cat "$E2E_OUT/qemu-arm64.out")
         export E2E_L2_VMM=$vmm
-        if grep -q 'cached' "$E2E_LOGS/qemu-arm64.log"; then how=cached; else how=built; fi
-        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($how, $((SECONDS - t)) s)"
+        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($(how qemu-arm64 built), $((SECONDS - t)) s)"
     else
         row FAIL l2-vmm-build "cross build failed (see qemu-arm64.log, qemu-arm64-build.log)"
     fi
@@ -247,8 +225,7 @@ else
     if run_logged l2-kernel "$here/l2-kernel.sh"; then
         export E2E_L2_KERNEL
         E2E_L2_KERNEL=$(cat "$E2E_OUT/l2-kernel.out")
-        if grep -q 'cached' "$E2E_LOGS/l2-kernel.log"; then how=cached; else how=fetched; fi
-        row PASS l2-kernel "$(cat "$E2E_L2_KERNEL/package"), modules $(tr '\n' ' ' <"$E2E_L2_KERNEL/load-order")($how, $((SECONDS - t)) s)"
+        row PASS l2-kernel "$(cat "$E2E_L2_KERNEL/package"), modules $(tr '\n' ' ' <"$E2E_L2_KERNEL/load-order")($(how l2-kernel fetched), $((SECONDS - t)) s)"
         # L0's virtio-blk disk: 4 MiB of numbered lines; L2 reads the first
         # MiB and compares its md5 (packed into L2's initramfs)
         export E2E_L2_DISK=$E2E_OUT/l2-disk.raw

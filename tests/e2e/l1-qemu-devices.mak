@@ -1,0 +1,19 @@
+# The devices of the series' arm64 QEMU that runs in L1 (tests/e2e/
+# qemu-arm64.sh configures it --without-default-devices with this list):
+# the virt machine (which selects its own SMMUv3, GIC, PCIe host, pflash,
+# fw_cfg and UART) and what the e2e's L2 command lines put on it.  Every
+# other board and device of a default build is left out, which roughly
+# halves the cross build.
+CONFIG_ARM_VIRT=y
+# root ports and pxb-pcie: libvirt's topology (l2-run.sh, l2-bench.sh)
+CONFIG_PCIE_PORT=y
+CONFIG_PXB=y
+# assigned devices through iommufd
+CONFIG_VFIO_PCI=y
+CONFIG_IOMMUFD=y
+# make bench's virtio-iommu variant; virtio-blk and edu for emulated
+# endpoints in L2
+CONFIG_VIRTIO_PCI=y
+CONFIG_VIRTIO_BLK=y
+CONFIG_VIRTIO_IOMMU=y
+CONFIG_EDU=y
