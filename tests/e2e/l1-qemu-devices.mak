@@ -8,6 +8,9 @@ CONFIG_ARM_VIRT=y
 # root ports and pxb-pcie: libvirt's topology (l2-run.sh, l2-bench.sh)
 CONFIG_PCIE_PORT=y
 CONFIG_PXB=y
+# pxb-pcie's code calls into CXL (pxb-cxl), and virt's ACPI builds a CEDT
+CONFIG_CXL=y
+CONFIG_CXL_MEM_DEVICE=y
 # assigned devices through iommufd
 CONFIG_VFIO_PCI=y
 CONFIG_IOMMUFD=y
