@@ -28,7 +28,8 @@ command -v dpkg-source >/dev/null || die "dpkg-source missing: run scripts/setup
 dl=$CACHE/dl
 mkdir -p "$dl"
 version=$QEMU_DEB_VERSION
-if ! apt-cache showsrc "qemu=$version" 2>/dev/null | grep -q "^Version: $version\$"; then
+# (apt-cache showsrc takes no "=version": list every served version)
+if ! apt-cache showsrc qemu 2>/dev/null | grep -qxF "Version: $version"; then
     # Fall back to the newest 1:10.2.x that the archive serves.
     alt=$(apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' |
           grep '^1:10\.2\.' | sort -V | tail -n 1 || true)
