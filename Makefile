@@ -47,9 +47,11 @@ e2e: setup build
 e2e-full: setup build
 	E2E_L2=full tests/e2e/run.sh
 
-# Churn (tests/e2e/run.sh with E2E_CHURN=CYCLES:RESETS): the l2-* run with
-# CHURN's hot-unplug/re-plug cycles of edu and system_resets mid-DMA, a DMA
-# data check after each, then the leak check; logs in .check/e2e-churn.
+# Churn (tests/e2e/run.sh with E2E_CHURN=CYCLES:RESETS): the l2-* run (edu
+# and virtio-blk) and the l2s-* run (edu alone: every unplug frees the
+# vIOMMU), each with CHURN's hot-unplug/re-plug cycles of edu and
+# system_resets mid-DMA, a DMA data check after each, then the leak check
+# (no "Failed to free id" either); logs in .check/e2e-churn.
 CHURN ?= 50:10
 churn: setup build
 	E2E_CHURN=$(CHURN) E2E_OUT=$(CURDIR)/.check/e2e-churn tests/e2e/run.sh

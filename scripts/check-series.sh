@@ -21,7 +21,7 @@ if [ -z "${RESULTS:-}" ]; then
     own_results=yes
 fi
 
-rm -rf "$scratch/qemu" "$scratch/qemu.new" "$scratch/export"
+rm -rf "$scratch/qemu" "$scratch/qemu.new" "$scratch/export" "$scratch/final"
 mkdir -p "$scratch"
 if ! "$REPO/scripts/tree.sh" "$scratch/qemu" >"$logs/series-apply.log" 2>&1; then
     result FAIL "series: applies to the pristine base" "log: $logs/series-apply.log"
@@ -64,11 +64,41 @@ checkpatch_clean() {
     [ -z "$other" ] && grep -q '^total: 0 errors,' <<<"$out"
 }
 
-for p in "${patches[@]}"; do
-    n=$(basename "$p" .patch)
-    run_check "checkpatch: $n" "$logs/checkpatch-$n.log" \
-        checkpatch_clean "$scratch/qemu" "$p"
-done
+# The manual as QEMU's docs build makes it (sphinx-build -W, kernel-doc
+# with -Werror), from the series' tree: it must render, the accelerated
+# SMMUv3 page included, without a warning.
+render_docs() {
+    local src=$1 out=$2
+    rm -rf "$out"
+    CONFDIR=/etc/qemu sphinx-build -q -W -Dkerneldoc_werror=1 \
+        -Dversion="$(cat "$src/VERSION")" -Drelease= \
+        -b html -d "$out/.doctrees" "$src/docs" "$out" &&
+        grep -q 'Accelerated SMMUv3' "$out/system/arm/smmuv3-accel.html" &&
+        grep -q 'smmuv3-accel.html' "$out/system/target-arm.html"
+}
+# checkpatch and the manual, from a second checkout of the last commit,
+# while the per-patch builds below move the scratch tree from commit to
+# commit: both are single-threaded and fill what the builds leave idle.
+# Their rows follow the builds'.
+side=$logs/series-side-results.txt
+: >"$side"
+git -C "$scratch/qemu" worktree prune
+git -C "$scratch/qemu" worktree add -q --detach "$scratch/final" master
+(
+    RESULTS=$side
+    for p in "${patches[@]}"; do
+        n=$(basename "$p" .patch)
+        run_check "checkpatch: $n" "$logs/checkpatch-$n.log" \
+            checkpatch_clean "$scratch/final" "$p"
+    done
+    if command -v sphinx-build >/dev/null; then
+        run_check "docs: the manual renders without warnings (smmuv3-accel page)" \
+            "$logs/docs.log" render_docs "$scratch/final" "$scratch/docs"
+    else
+        result FAIL "docs: the manual renders" "no sphinx-build: run scripts/setup-host.sh"
+    fi
+) &
+side_pid=$!
 
 # Build each patch on top of the previous one.  The first patch's build is
 # the full one; the base alone is not built (QEMU's own CI builds it, and
@@ -90,26 +120,13 @@ for c in $commits; do
     run_check "build: $n" "$logs/build-$n.log" \
         "$REPO/scripts/build.sh" "$scratch/qemu" "$scratch/build" "${targets[@]}"
 done
-git -C "$scratch/qemu" checkout -q master
-
-# The manual as QEMU's docs build makes it (sphinx-build -W, kernel-doc
-# with -Werror), from the series' tree: it must render, the accelerated
-# SMMUv3 page included, without a warning.
-render_docs() {
-    local src=$1 out=$2
-    rm -rf "$out"
-    CONFDIR=/etc/qemu sphinx-build -q -W -Dkerneldoc_werror=1 \
-        -Dversion="$(cat "$src/VERSION")" -Drelease= \
-        -b html -d "$out/.doctrees" "$src/docs" "$out" &&
-        grep -q 'Accelerated SMMUv3' "$out/system/arm/smmuv3-accel.html" &&
-        grep -q 'smmuv3-accel.html' "$out/system/target-arm.html"
-}
-if command -v sphinx-build >/dev/null; then
-    run_check "docs: the manual renders without warnings (smmuv3-accel page)" \
-        "$logs/docs.log" render_docs "$scratch/qemu" "$scratch/docs"
-else
-    result FAIL "docs: the manual renders" "no sphinx-build: run scripts/setup-host.sh"
+# ccache now holds the last commit's objects (check.sh reads this)
+if awk -F'\t' -v n="build: $n" '$1 == "PASS" && $2 == n { ok = 1 } END { exit !ok }' "$RESULTS"; then
+    ccache_series_key >"$CACHE/ccache-series"
 fi
+git -C "$scratch/qemu" checkout -q master
+wait $side_pid
+cat "$side" >>"$RESULTS"
 
 if [ $own_results = yes ]; then
     summary

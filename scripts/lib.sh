@@ -45,3 +45,11 @@ qemu_configure_args() {
         --disable-install-blobs --disable-download \
         --disable-docs "$dbg" --python="$PYTHON"
 }
+
+# The series' last commit as ccache holds it: the patches and the options
+# (check-series.sh writes it to $CACHE/ccache-series once that commit
+# built; check.sh then builds build/ first).
+ccache_series_key() {
+    { cat "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; qemu_configure_args; } |
+        sha256sum | cut -c1-16
+}

@@ -130,6 +130,8 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         # inject: edu alone behind the vSMMU; the matrix takes its time
         blk=$BLK
         [ "$steps" != inject ] || { blk='' lim=$((lim + 1500)); }
+        # churn1: the churn with edu alone (each unplug frees the vIOMMU)
+        [ "$steps" != churn1 ] || { blk='' steps=churn; }
         # e2e_churn=CYCLES:RESETS[:slow] (run.sh's E2E_CHURN): the churn
         # steps' counts, and 20 s a cycle, 60 s a reset more time
         churn=$(sed -n 's/.*e2e_churn=\([^ ]*\).*/\1/p' /proc/cmdline)

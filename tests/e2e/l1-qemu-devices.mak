@@ -5,6 +5,9 @@
 # other board and device of a default build is left out, which roughly
 # halves the cross build.
 CONFIG_ARM_VIRT=y
+# the series' accelerated SMMUv3 ("default y" is not applied without the
+# default devices)
+CONFIG_ARM_SMMUV3_ACCEL=y
 # root ports and pxb-pcie: libvirt's topology (l2-run.sh, l2-bench.sh)
 CONFIG_PCIE_PORT=y
 CONFIG_PXB=y

@@ -254,7 +254,7 @@ while read -r seq cmd arg; do
     state) echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none)" ;;
     waitedu)
         i=0
-        while ! find_dev $EDU >/dev/null && [ $i -lt "$arg" ]; do sleep 1; i=$((i + 1)); done
+        while ! find_dev $EDU >/dev/null && [ $i -lt $((arg * 5)) ]; do usleep 200000; i=$((i + 1)); done
         echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none) after $i s"
         ;;
     edudma)
@@ -282,8 +282,8 @@ while read -r seq cmd arg; do
             done
         fi
         i=0
-        while ! dmesg | grep -q 'Button press: will power off' && [ $i -lt "$arg" ]; do
-            sleep 1; i=$((i + 1))
+        while ! dmesg | grep -q 'Button press: will power off' && [ $i -lt $((arg * 5)) ]; do
+            usleep 200000; i=$((i + 1))
         done
         # the press was seen: keep the old lines out of the next wait
         dmesg -c >>/tmp/dmesg.churn

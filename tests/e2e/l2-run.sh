@@ -108,15 +108,16 @@ src() {
     *) cat "$qlog" ;;
     esac
 }
-# wait_for con|qmp PATTERN COUNT SECS: until COUNT lines match
+# wait_for con|qmp PATTERN COUNT SECS: until COUNT lines match (looking
+# five times a second: most answers come within one)
 wait_for() {
     i=0
     while [ "$(src "$1" | grep -c "$2")" -lt "$3" ]; do
-        if [ "$i" -ge "$4" ] || ! alive; then
+        if [ "$i" -ge $(($4 * 5)) ] || ! alive; then
             [ "$(src "$1" | grep -c "$2")" -ge "$3" ]
             return
         fi
-        sleep 1
+        usleep 200000
         i=$((i + 1))
     done
 }
@@ -181,7 +182,8 @@ fi
 
 # ---- the checks inside L2 ---------------------------------------------
 checks=checks
-[ "$STEPS" != inject ] || checks=educhecks
+# edu alone (inject, churn1): its checks only
+[ -n "$BLKDEV" ] || checks=educhecks
 l2 $checks || echo "=== $TAG: '$checks' did not finish in $T_CMD s"
 relay
 

@@ -145,6 +145,13 @@ log "qemu-arm64: configuring in $build"
     --extra-cflags="-I$sysroot/usr/include -I$sysroot/usr/include/$ml" \
     --extra-ldflags="-L$sysroot/usr/lib/$ml -L$sysroot/lib/$ml -Wl,-rpath-link,$sysroot/usr/lib/$ml -Wl,-rpath-link,$sysroot/lib/$ml") \
     >>"$blog" 2>&1 || { tail -n 40 "$blog" >&2; die "qemu-arm64: configure failed (log: $blog)"; }
+# Every symbol the list sets must survive Kconfig (a dependency it lacks
+# drops one silently, and L1 would only see a QEMU that refuses accel=on)
+missing=$(sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=y$/\1/p' "$DEVICES" | while read -r sym; do
+              grep -qx "$sym=y" "$build/aarch64-softmmu-config-devices.mak" || echo "$sym"
+          done)
+[ -z "$missing" ] ||
+    die "qemu-arm64: Kconfig dropped $(echo $missing) from $(basename "$DEVICES") (see $build/aarch64-softmmu-config-devices.mak)"
 log "qemu-arm64: building (this takes a while on 2 cores; log: $blog)"
 t0=$SECONDS
 timeout "${E2E_QEMU_TIMEOUT:-5400}" nice ninja -C "$build" -j"${E2E_JOBS:-2}" qemu-system-aarch64 \

@@ -39,13 +39,17 @@
 #                       l2tcg-* (L2 on TCG inside L1, minutes; `make
 #                       e2e-full`); inject: only l2i-* (`make inject`); off
 #                       skips (rows SKIP)
-#   E2E_CHURN=C:R[:slow] `make churn`: the l2-* run only (no l2b-*), with
-#                       C hot-unplug/re-plug cycles of edu, a DMA check
+#   E2E_CHURN=C:R[:slow] `make churn`: two L2 runs instead of the others,
+#                       l2-* (edu and virtio-blk) and l2s-* (edu alone, so
+#                       each unplug frees the vEVENTQ and the vIOMMU), each
+#                       with C hot-unplug/re-plug cycles of edu, a DMA check
 #                       after each, then R system_resets while L2 runs DMA,
-#                       a DMA check after each (rows l2-churn-hotplug,
-#                       l2-churn-reset, l2-churn-leak).  L2 powers the slot
+#                       a DMA check after each (rows *-churn-hotplug,
+#                       *-churn-reset, *-churn-leak: no "Failed to free id"
+#                       from QEMU, nothing left in L1).  L2 powers the slot
 #                       off from sysfs on device_del's attention button;
-#                       :slow waits pciehp's 5 s instead
+#                       :slow waits pciehp's 5 s instead.
+#                       E2E_CHURN_RUNS=pair|single: only l2-* or only l2s-*
 #   E2E_INJECT=full|quick  the l2i-* matrix (default full; `make inject`
 #                       runs only l2i-*: E2E_L2=inject)
 #   E2E_BENCH=a,b,c,d   `make bench` instead (tests/e2e/bench.sh): no stage
@@ -96,7 +100,15 @@ if [ -n "$CHURN" ]; then
         echo "E2E_CHURN=$CHURN: want CYCLES:RESETS[:slow]" >&2
         exit 2
     fi
-    L2_SPECS=(l2:kvm:pxb:churn)
+    # l2: edu and virtio-blk behind the vSMMU; l2s: edu alone, so that
+    # each unplug frees the vEVENTQ and the vIOMMU too (E2E_CHURN_RUNS=
+    # pair|single runs only one of them)
+    case ${E2E_CHURN_RUNS:-both} in
+    both) L2_SPECS=(l2:kvm:pxb:churn l2s:kvm:pxb:churn1) ;;
+    pair) L2_SPECS=(l2:kvm:pxb:churn) ;;
+    single) L2_SPECS=(l2s:kvm:pxb:churn1) ;;
+    *) echo "E2E_CHURN_RUNS=$E2E_CHURN_RUNS: want both, pair or single" >&2; exit 2 ;;
+    esac
 fi
 # E2E_INJECT=full|quick: the failure-injection matrix of the l2i-* run
 # (l2-inject.sh): full (default) fails each ioctl with each errno, quick
@@ -122,6 +134,11 @@ l2_rows() {
         tag=${spec%%:*} steps=${spec##*:}
         if [ "$steps" = full ] || [ "$steps" = churn ]; then
             for r in "${L2_FULL_ROWS[@]}"; do echo "$tag-$r"; done
+        elif [ "$steps" = churn1 ]; then
+            # edu alone: the full rows without the disk
+            for r in "${L2_FULL_ROWS[@]}"; do
+                case $r in blk-*) ;; *) echo "$tag-$r" ;; esac
+            done
         elif [ "$steps" = inject ]; then
             # edu alone: the basic rows without the disk, then the matrix
             for r in "${L2_BASIC_ROWS[@]}" "${L2_INJECT_ROWS[@]}"; do
@@ -130,10 +147,10 @@ l2_rows() {
         else
             for r in "${L2_BASIC_ROWS[@]}"; do echo "$tag-$r"; done
         fi
-        [ "$steps" != churn ] || printf '%s\n' "$tag-churn-hotplug" "$tag-churn-reset"
+        case $steps in churn*) printf '%s\n' "$tag-churn-hotplug" "$tag-churn-reset" ;; esac
         echo "$tag-exit"
         echo "$tag-leak"
-        [ "$steps" != churn ] || echo "$tag-churn-leak"
+        case $steps in churn*) echo "$tag-churn-leak" ;; esac
     done
 }
 
@@ -285,7 +302,7 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
             # as l1-init.sh gives l2-run.sh: 20 s a cycle, 60 s a reset
             c=${CHURN#*:}
             l1_l2="$l1_l2 e2e_churn=$CHURN"
-            boot_timeout=${E2E_BOOT_TIMEOUT:-$((1500 + ${CHURN%%:*} * 20 + ${c%%:*} * 60))}
+            boot_timeout=${E2E_BOOT_TIMEOUT:-$((1500 + ${#L2_SPECS[@]} * (${CHURN%%:*} * 20 + ${c%%:*} * 60)))}
         fi
     else
         boot_timeout=${E2E_BOOT_TIMEOUT:-600}
