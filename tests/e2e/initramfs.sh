@@ -86,6 +86,7 @@ if [ -n "$vmm" ]; then
         die "initramfs: unexpected program interpreter '$interp' in $vmm"
     cp -L "/usr/$ml/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
     install -m 0755 "$here/accel-smoke.sh" "$root/bin/accel-smoke.sh"
+    install -m 0755 "$here/accel-mdev.sh" "$root/bin/accel-mdev.sh"
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
 fi
 

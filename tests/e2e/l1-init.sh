@@ -100,6 +100,9 @@ else
             timeout 120 /bin/accel-smoke.sh "$BDF" ",x-accel-batching=off" \
                 accel-nobatch invalidate >/tmp/accel-nobatch.console 2>&1
             grep '^E2E-RESULT' /tmp/accel-nobatch.console
+            # an mdev behind the accelerated SMMUv3 is refused
+            echo "=== accel-mdev at L1 uptime $(up) s"
+            timeout 90 /bin/accel-mdev.sh
         fi
     else
         res vfio-bind FAIL "$BDF driver=${drv:-none} cdev=${cdev:-none} /dev/iommu $([ -c /dev/iommu ] && echo present || echo missing)"
