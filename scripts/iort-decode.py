@@ -8,7 +8,7 @@ line each, from the layout in ARM DEN 0049E (IORT): node header (type,
 length, revision, identifier, ID mapping count and offset), the fields the
 checks need, and each ID mapping.
 
-usage: iort-decode.py IORT-BLOB [--expect-rmr N]
+usage: iort-decode.py IORT-BLOB [--expect-rmr N] [--expect-ats A]
 With --expect-rmr, exit 1 unless the table has revision >= 5 and exactly N
 RMR nodes, each with at least one ID mapping to an SMMUv3 node and one
 memory range.
@@ -61,6 +61,11 @@ def main():
         i = args.index("--expect-rmr")
         expect = int(args[i + 1])
         del args[i:i + 2]
+    expect_ats = None
+    if "--expect-ats" in args:
+        i = args.index("--expect-ats")
+        expect_ats = int(args[i + 1], 0)
+        del args[i:i + 2]
     blob = open(args[0], "rb").read()
     rev, length, nodes = decode(blob)
     print("IORT revision %d, %d bytes, %d nodes" % (rev, length, len(nodes)))
@@ -71,6 +76,11 @@ def main():
             n["revision"], n["id"])
         if "base" in n:
             line += " base 0x%x" % n["base"]
+        if n["type"] == 2:
+            # root complex: the ATS Attribute after the memory access
+            # properties (IORT E.d, table 17)
+            n["ats"] = struct.unpack_from("<I", blob, n["offset"] + 24)[0]
+            line += " ATS attribute 0x%x" % n["ats"]
         if n["type"] == 6:
             line += " flags 0x%x (remapping %s, access attributes 0x%x)" % (
                 n["flags"], "permitted" if n["flags"] & 1 else "forbidden",
@@ -84,6 +94,13 @@ def main():
             print("      IDs 0x%04x-0x%04x -> 0x%04x.. at [0x%03x] %s%s" % (
                 ib, ib + cnt - 1, ob, ref, tname,
                 " (single)" if flags & 1 else ""))
+    if expect_ats is not None:
+        got = [n["ats"] for n in nodes if n["type"] == 2]
+        ok = got == [expect_ats]
+        print("%s: root complex ATS attribute %s, 0x%x expected" % (
+            "OK" if ok else "MISMATCH", got, expect_ats))
+        if not ok:
+            return 1
     if expect is None:
         return 0
     rmrs = [n for n in nodes if n["type"] == 6]

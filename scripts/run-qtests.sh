@@ -140,10 +140,10 @@ done
 # SMMUv3, mapping to an SMMUv3 node, with a memory range).
 iort=$TREE/tests/data/acpi/aarch64/virt/IORT.smmuv3-accel
 if [ -s "$iort" ]; then
-    if "$PYTHON" "$REPO/scripts/iort-decode.py" "$iort" --expect-rmr 2 \
+    if "$PYTHON" "$REPO/scripts/iort-decode.py" "$iort" --expect-rmr 2 --expect-ats 1 \
             >"$logs/iort-rmr.log" 2>&1; then
         result PASS "tables: IORT RMR nodes" "$(grep -c '] RMR' "$logs/iort-rmr.log") RMR nodes: $(grep -A1 '] RMR' "$logs/iort-rmr.log" |
-            sed -n 's/.*IDs \(0x[0-9a-f]*-0x[0-9a-f]*\) .*/\1/p' | tr '\n' ' ')-> SMMUv3, $(grep -m1 -o 'range 0x[0-9a-f+x]*' "$logs/iort-rmr.log")"
+            sed -n 's/.*IDs \(0x[0-9a-f]*-0x[0-9a-f]*\) .*/\1/p' | tr '\n' ' ')-> SMMUv3, $(grep -m1 -o 'range 0x[0-9a-f+x]*' "$logs/iort-rmr.log"); root complex $(grep -m1 -o 'ATS attribute 0x[0-9a-f]*' "$logs/iort-rmr.log")"
     else
         result FAIL "tables: IORT RMR nodes" "log: $logs/iort-rmr.log"
         cat "$logs/iort-rmr.log" >&2

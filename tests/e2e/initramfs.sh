@@ -87,6 +87,7 @@ if [ -n "$vmm" ]; then
     cp -L "/usr/$ml/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
     install -m 0755 "$here/accel-smoke.sh" "$root/bin/accel-smoke.sh"
     install -m 0755 "$here/accel-mdev.sh" "$root/bin/accel-mdev.sh"
+    install -m 0755 "$here/accel-pair.sh" "$root/bin/accel-pair.sh"
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
 fi
 

@@ -103,6 +103,12 @@ else
             # an mdev behind the accelerated SMMUv3 is refused
             echo "=== accel-mdev at L1 uptime $(up) s"
             timeout 90 /bin/accel-mdev.sh
+            # two devices of one host SMMU: L0's virtio-blk joins edu
+            # (vfio-pci keeps it for stage 2)
+            BLK=$(find_pci 0x1af4:0x1042)
+            [ -z "$BLK" ] || to_vfio "$BLK"
+            echo "=== accel-pair $BDF ${BLK:-none} at L1 uptime $(up) s"
+            timeout 240 /bin/accel-pair.sh "$BDF" "$BLK"
         fi
     else
         res vfio-bind FAIL "$BDF driver=${drv:-none} cdev=${cdev:-none} /dev/iommu $([ -c /dev/iommu ] && echo present || echo missing)"

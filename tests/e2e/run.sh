@@ -73,8 +73,9 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
-            accel-vevent accel-bad-ste accel-counters accel-gbpa accel-reset
-            accel-nobatch-invalidate accel-mdev)
+            accel-vevent accel-bad-ste accel-ste-legal accel-counters accel-gbpa accel-reset
+            accel-nobatch-invalidate accel-mdev
+            accel-two-vsmmu accel-log-flood)
 
 # stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
 L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
