@@ -38,7 +38,7 @@ out=$(printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
           -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1 \
           -device vfio-pci,host="$BLK",iommufd=ifd0,id=blk0,bus=rp1 2>&1)
 rc=$?
-why=$(echo "$out" | grep -m1 "smmu1" | grep "smmu0")
+why=$(echo "$out" | grep -m1 "already serves arm-smmuv3 'smmu0'" | grep "'smmu1'")
 if [ "$rc" != 0 ] && [ -n "$why" ]; then
     res accel-two-vsmmu PASS "refused (exit $rc): ${why#*: }"
 else
