@@ -226,6 +226,41 @@ else
     res "$TAG-ste-legal" FAIL "EVENTQ_PROD=$eprod (was $before), events (type sid) '$ev1' '$ev2', nested HWPTs $nbefore -> $nafter"
 fi
 
+# The host aborts what the vSMMU cannot install without an event of its
+# own, so the vSMMU reports a bad configuration once per change: the
+# guest re-sending CFGI_STE and CFGI_ALL for the same illegal STE (left
+# by the row above) adds no event; a V=0 STE (C_BAD_STE on real hardware,
+# silently aborted by the host) adds one, and CFGI_ALL again none.
+cfgi_all() {  # cfgi_all INDEX: CFGI_STE_RANGE with Range=31
+    cmd "$1" 0x04 0
+    q writel "$(printf 0x%x $((CMDQ + $1 * 16 + 8)))" 31
+}
+before=$(($(rd 0xa8) & 0xff))
+cmd 11 0x03 $SID
+cfgi_all 12
+cmd 13 0x46 0
+q writel "$(reg 0x98)" 14
+sync_q
+same=$(($(rd 0xa8) & 0xff))
+ste 0 0                                          # V=0
+cmd 14 0x03 $SID
+cmd 15 0x46 0
+q writel "$(reg 0x98)" 16
+sync_q
+v0=$(($(rd 0xa8) & 0xff))
+cfgi_all 16
+cmd 17 0x46 0
+q writel "$(reg 0x98)" 18
+sync_q
+again=$(($(rd 0xa8) & 0xff))
+ev=$(event $before)
+if [ "$same" = "$before" ] && [ "$v0" = $((before + 1)) ] &&
+   [ "$again" = "$v0" ] && [ "$ev" = "4 $SID" ]; then
+    res "$TAG-event-once" PASS "same illegal STE re-sent (CFGI_STE, CFGI_ALL): no event; V=0 STE: one C_BAD_STE; CFGI_ALL: none (EVENTQ_PROD $before -> $same -> $v0 -> $again)"
+else
+    res "$TAG-event-once" FAIL "EVENTQ_PROD $before -> $same (same STE re-sent, want $before) -> $v0 (V=0, want $((before + 1))) -> $again (CFGI_ALL, want $v0); event (type sid) '$ev'"
+fi
+
 # QMP over the pipe chardev (L1 has no sockets): send a command, print
 # the answer's line
 qmp_do() {

@@ -7,13 +7,15 @@
  * The control file ($E2E_INJECT_CTL) holds one line, rewritten by the
  * test while QEMU runs:
  *     GEN off                  count the calls, fail none
- *     GEN NAME N ERRNO         fail the N-th call of NAME (counted from
- *                              this line's arrival) with ERRNO
+ *     GEN NAME N ERRNO [C]     fail the N-th call of NAME (counted from
+ *                              this line's arrival) with ERRNO, and the
+ *                              C-1 calls of NAME after it (C: default 1)
  * GEN is a number that changes with every new line.  NAME is one of the
  * names below (IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT, ...),
  * ERRNO one of ENOMEM EINVAL EIO EBUSY.
  *
- * The log ($E2E_INJECT_LOG) gets a line per injected failure,
+ * The log ($E2E_INJECT_LOG) gets a line per injected failure, with the
+ * number of the call that failed,
  *     inject GEN NAME N ERRNO
  * and the counts file ($E2E_INJECT_COUNTS), rewritten on each call, the
  * calls seen under the control line in force:
@@ -65,7 +67,7 @@ static int (*real_ioctl)(int, unsigned long, ...);
 static char cur_line[128];        /* the control line in force */
 static long gen = -1;             /* its GEN */
 static int target = -1;           /* index into names[], -1: none */
-static unsigned long nth;
+static unsigned long nth, ncalls;
 static int fail_errno;
 static const char *fail_name;
 static unsigned long calls[N_ELEM(names)];
@@ -125,13 +127,13 @@ static void take_line(const char *line)
 {
 	char name[64], err[16];
 	long g;
-	unsigned long n;
+	unsigned long n, c = 1;
 
 	memset(calls, 0, sizeof(calls));
 	snprintf(cur_line, sizeof(cur_line), "%s", line);
 	target = -1;
 	gen = -1;
-	if (sscanf(line, "%ld %63s %lu %15s", &g, name, &n, err) == 4) {
+	if (sscanf(line, "%ld %63s %lu %15s %lu", &g, name, &n, err, &c) >= 4) {
 		for (unsigned i = 0; i < N_ELEM(names); i++)
 			if (!strcmp(names[i].name, name))
 				target = i;
@@ -141,11 +143,12 @@ static void take_line(const char *line)
 				fail_errno = errs[i].err;
 				fail_name = errs[i].name;
 			}
-		if (target < 0 || !fail_errno || !n) {
+		if (target < 0 || !fail_errno || !n || !c) {
 			log_line("bad control line: %s\n", line);
 			target = -1;
 		}
 		nth = n;
+		ncalls = c;
 		gen = g;
 	} else if (sscanf(line, "%ld", &g) == 1) {
 		gen = g;
@@ -193,10 +196,11 @@ int ioctl(int fd, unsigned long req, ...)
 		poll_ctl();
 		calls[i]++;
 		put_counts();
-		if (i == target && calls[i] == nth) {
+		if (i == target && calls[i] >= nth &&
+		    calls[i] - nth < ncalls) {
 			err = fail_errno;
 			log_line("inject %ld %s %lu %s\n", gen, names[i].name,
-				 nth, fail_name);
+				 calls[i], fail_name);
 		}
 		pthread_mutex_unlock(&lock);
 		if (err) {

@@ -20,7 +20,9 @@
 # descriptors are back to their count before the matrix, and a DMA check
 # that failed under the failure came with an architected error in L2
 # (C_BAD_STE event or command queue error) or a refused device_add.
-# Rows: TAG-inject-<ioctl> (its four cells), TAG-inject (the matrix).
+# Rows: TAG-inject-<ioctl> (its four cells), TAG-inject-attach-abort (the
+# attach of a new STE and of the abort HWPT both refused), TAG-inject
+# (the matrix).
 
 ictl=$d/inject.ctl ilog=$d/inject.log
 # the ioctls and their row names
@@ -225,6 +227,43 @@ for pair in $INJ_IOCTLS; do
     fi
     [ -z "$stop" ] || break
 done
+# The host refuses both the guest's new STE and the abort HWPT that would
+# replace it: attach calls K (the cycle's last STE) and K+1 (the fallback)
+# fail.  The device must not keep the translation the guest replaced: its
+# DMA is blocked (detached from every page table, smmuv3_accel_block),
+# the guest gets C_BAD_STE, and everything recovers as in the matrix.
+k=$(echo "$counts " | sed -n "s/.* VFIO_DEVICE_ATTACH_IOMMUFD_PT=\([0-9]*\) .*/\1/p")
+if [ -n "$stop" ]; then
+    res inject-attach-abort FAIL "not run: the matrix stopped ($stop)"
+elif [ -z "$k" ]; then
+    res inject-attach-abort FAIL "no VFIO_DEVICE_ATTACH_IOMMUFD_PT in a cycle"
+else
+    klog
+    kbad0=$kbad
+    new_stderr
+    ntr=$(wc -l <"$d/trace.log")
+    arm "VFIO_DEVICE_ATTACH_IOMMUFD_PT $k EIO 2"
+    cycle abort $((seed + 900))
+    u1=$unplugged p1=$plugged d1=$dma
+    arm off
+    nf=$(grep -c "^inject $((igen - 1)) VFIO_DEVICE_ATTACH_IOMMUFD_PT" "$ilog")
+    tr=$(tail -n +$((ntr + 1)) "$d/trace.log")
+    blocked=$(echo "$tr" | grep -c smmuv3_accel_block)
+    new_stderr
+    dma r-abort $((seed + 950))
+    [ "$dma" = PASS ] || cycle rr-abort $((seed + 970))
+    rec=$dma
+    klog
+    db=$((kbad - kbad0))
+    fds=$(qfds)
+    seen="device_del $u1, device_add $p1, DMA $d1; L2: $db C_BAD_STE; QEMU: ${qerr:-nothing on stderr}"
+    if alive && [ "$nf" = 2 ] && [ "$blocked" -ge 1 ] && [ "$db" -ge 1 ] &&
+       [ "$rec" = PASS ] && [ "$fds" = "$fds0" ]; then
+        res inject-attach-abort PASS "attach calls $k and $((k + 1)) failed (EIO): device blocked, $seen; DMA back after recovery, fds $fds"
+    else
+        res inject-attach-abort FAIL "attach failures injected: $nf/2, blocks in the trace: $blocked, $seen; alive: $(alive && echo yes || echo no), recovery DMA $rec, fds $fds (before $fds0)"
+    fi
+fi
 if [ -z "$stop" ] && [ "$npass" = "$ncells" ]; then
     res inject PASS "$ncells cells ($nfired injected failures, all survived: QEMU running, L2 answering, DMA back after each); $nrefused device_adds refused with an error, L2 saw $nbad C_BAD_STE events and $ncmdq command queue errors; QEMU's iommufd/VFIO fds $fds0 before and after"
 else

@@ -76,7 +76,10 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
     -append "console=ttyAMA0 rdinit=/init panic=0 quiet" \
     -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
-    -object iommufd,id=iommufd0 $topo -device "$dev_edu"
+    -object iommufd,id=iommufd0 $topo -device "$dev_edu" \
+    -trace enable=smmuv3_accel_unset_device -trace enable=smmuv3_accel_attach \
+    -trace enable=smmuv3_accel_block -trace enable=iommufd_cdev_detach_ioas_hwpt \
+    -trace enable=iommufd_cdev_attach_ioas_hwpt -D "$d/trace.log"
 [ -z "$BLKDEV" ] || set -- "$@" -device "$dev_blk"
 echo "=== $TAG: L2 VMM: $Q $*"
 
@@ -200,6 +203,26 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
         esac
     else
         res unplug FAIL "no DEVICE_DELETED for edu0 in 60 s: $(grep -v '"timestamp"' "$qlog" | tail -n 2 | tr '\n' ' ')"
+    fi
+    # From the vSMMU's unset_iommu_device until VFIO detaches edu from
+    # iommufd (when the device is finalized, after DEVICE_DELETED), edu's
+    # DMA stays blocked: no attach to any page table (VFIO's plain stage 2
+    # would give it all of L2's memory) after unset_iommu_device.
+    win() { sed -n '/smmuv3_accel_unset_device/,$p' "$d/trace.log"; }
+    i=0
+    while ! win | grep -q iommufd_cdev_detach_ioas_hwpt && [ $i -lt 50 ]; do
+        usleep 100000; i=$((i + 1))
+    done
+    usleep 500000
+    w=$(win)
+    if ! echo "$w" | grep -q iommufd_cdev_detach_ioas_hwpt; then
+        res unplug-abort FAIL "no unset_iommu_device then VFIO detach in the trace: $(tail -n 3 "$d/trace.log" | tr '\n' ';')"
+    elif echo "$w" | grep -q 'smmuv3_accel_attach\|iommufd_cdev_attach_ioas_hwpt'; then
+        res unplug-abort FAIL "edu attached after unset_iommu_device, before VFIO detached it: $(echo "$w" | grep 'attach' | head -n 2 | sed 's/^[0-9@.:]* *//' | tr '\n' ';')"
+    elif ! echo "$w" | grep -q smmuv3_accel_block; then
+        res unplug-abort FAIL "edu not blocked at unset_iommu_device: $(echo "$w" | tr '\n' ';' | cut -c1-300)"
+    else
+        res unplug-abort PASS "unset_iommu_device blocked edu's DMA, no attach until VFIO detached it: $(echo "$w" | sed 's/^[0-9@.:]* *//' | tr '\n' ';' | cut -c1-300)"
     fi
     t=$(up)
     nret=$(grep -c '"return"' "$qlog")

@@ -73,19 +73,20 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
-            accel-vevent accel-bad-ste accel-ste-legal accel-counters accel-gbpa accel-reset
+            accel-vevent accel-bad-ste accel-ste-legal accel-event-once accel-counters accel-gbpa accel-reset
             accel-nobatch-invalidate accel-mdev
             accel-two-vsmmu accel-log-flood)
 
 # stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
 L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
                blk-domain blk-read blk-msix)
-L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug replug replug-dma reset-boot
+L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug unplug-abort replug replug-dma reset-boot
               reset-smmu reset-dma)
 # l2-inject.sh's rows (one per ioctl, then the matrix)
 L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
                 inject-vdevice-alloc inject-veventq-alloc inject-attach
-                inject-detach inject-invalidate inject-destroy inject)
+                inject-detach inject-invalidate inject-destroy
+                inject-attach-abort inject)
 L2_MODE=${E2E_L2:-kvm}
 case $L2_MODE in
 kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject) ;;
