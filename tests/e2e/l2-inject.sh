@@ -21,7 +21,7 @@
 # that failed under the failure came with an architected error in L2
 # (C_BAD_STE event or command queue error) or a refused device_add.
 # Rows: TAG-inject-<ioctl> (its four cells), TAG-inject-attach-abort (the
-# attach of a new STE and of the abort HWPT both refused), TAG-inject
+# abort HWPT refused when the guest's STE stops translating), TAG-inject
 # (the matrix).
 
 ictl=$d/inject.ctl ilog=$d/inject.log
@@ -127,6 +127,7 @@ cycle() {
 echo "=== $TAG: failure injection ($INJ_MODE): counting pass"
 fds0=$(qfds)
 arm off
+ntr0=$(wc -l <"$d/trace.log")
 cycle count 4096
 # "GEN NAME=K ...", the calls since GEN
 counts=$(cat "$d/inject.counts" 2>/dev/null)
@@ -227,28 +228,37 @@ for pair in $INJ_IOCTLS; do
     fi
     [ -z "$stop" ] || break
 done
-# The host refuses both the guest's new STE and the abort HWPT that would
-# replace it: attach calls K (the cycle's last STE) and K+1 (the fallback)
-# fail.  The device must not keep the translation the guest replaced: its
-# DMA is blocked (detached from every page table, smmuv3_accel_block),
-# the guest gets C_BAD_STE, and everything recovers as in the matrix.
-k=$(echo "$counts " | sed -n "s/.* VFIO_DEVICE_ATTACH_IOMMUFD_PT=\([0-9]*\) .*/\1/p")
+# The host refuses the abort HWPT when the guest replaces a translating
+# STE by an abort one (L2's VFIO releasing edu): the device must not keep
+# the translation the guest replaced.  The counting pass's trace gives
+# the call: every VFIO_DEVICE_ATTACH_IOMMUFD_PT of the cycle in order (the
+# kernel's HWPT ids), the abort HWPT being the one set_iommu_device
+# attaches first after the re-plug (other than VFIO's stage 2, the first
+# HWPT attached after the unplug).  Expected: the device detached from every page table
+# (smmuv3_accel_block), C_BAD_STE in L2, recovery as in the matrix.
+ctr=$(tail -n +$((ntr0 + 1)) "$d/trace.log" | sed -n '/smmuv3_accel_unset_device/,$p')
+s2=$(echo "$ctr" | grep -m1 iommufd_cdev_attach_ioas_hwpt | sed -n 's/.* to id=\([0-9]*\).*/\1/p')
+abort=$(echo "$ctr" | grep smmuv3_accel_attach | sed -n 's/.*hwpt=\([0-9]*\).*/\1/p' |
+        grep -v -x "$s2" | head -n 1)
+# the call number of an abort attach after a translating one
+acall=$(tail -n +$((ntr0 + 1)) "$d/trace.log" | grep iommufd_cdev_attach_ioas_hwpt |
+        sed -n 's/.* to id=\([0-9]*\).*/\1/p' |
+        awk -v a="$abort" -v s="$s2" 'NR > 1 && $1 == a && p != a && p != s { print NR; exit } { p = $1 }')
 if [ -n "$stop" ]; then
     res inject-attach-abort FAIL "not run: the matrix stopped ($stop)"
-elif [ -z "$k" ]; then
-    res inject-attach-abort FAIL "no VFIO_DEVICE_ATTACH_IOMMUFD_PT in a cycle"
+elif [ -z "$acall" ]; then
+    res inject-attach-abort FAIL "no attach of the abort HWPT ($abort) after a translating one in the counting cycle (stage 2: $s2)"
 else
     klog
     kbad0=$kbad
     new_stderr
     ntr=$(wc -l <"$d/trace.log")
-    arm "VFIO_DEVICE_ATTACH_IOMMUFD_PT $k EIO 2"
+    arm "VFIO_DEVICE_ATTACH_IOMMUFD_PT $acall EIO"
     cycle abort $((seed + 900))
     u1=$unplugged p1=$plugged d1=$dma
     arm off
     nf=$(grep -c "^inject $((igen - 1)) VFIO_DEVICE_ATTACH_IOMMUFD_PT" "$ilog")
-    tr=$(tail -n +$((ntr + 1)) "$d/trace.log")
-    blocked=$(echo "$tr" | grep -c smmuv3_accel_block)
+    blocked=$(tail -n +$((ntr + 1)) "$d/trace.log" | grep -c smmuv3_accel_block)
     new_stderr
     dma r-abort $((seed + 950))
     [ "$dma" = PASS ] || cycle rr-abort $((seed + 970))
@@ -257,13 +267,15 @@ else
     db=$((kbad - kbad0))
     fds=$(qfds)
     seen="device_del $u1, device_add $p1, DMA $d1; L2: $db C_BAD_STE; QEMU: ${qerr:-nothing on stderr}"
-    if alive && [ "$nf" = 2 ] && [ "$blocked" -ge 1 ] && [ "$db" -ge 1 ] &&
+    # blocks: this one, and the unplug's of the cycle and the recovery
+    if alive && [ "$nf" = 1 ] && [ "$blocked" -ge 2 ] && [ "$db" -ge 1 ] &&
        [ "$rec" = PASS ] && [ "$fds" = "$fds0" ]; then
-        res inject-attach-abort PASS "attach calls $k and $((k + 1)) failed (EIO): device blocked, $seen; DMA back after recovery, fds $fds"
+        res inject-attach-abort PASS "attach call $acall (abort HWPT $abort after a translating one) failed (EIO): device blocked ($blocked blocks in the cycle, the unplug's included), $seen; DMA back after recovery, fds $fds"
     else
-        res inject-attach-abort FAIL "attach failures injected: $nf/2, blocks in the trace: $blocked, $seen; alive: $(alive && echo yes || echo no), recovery DMA $rec, fds $fds (before $fds0)"
+        res inject-attach-abort FAIL "attach call $acall (abort HWPT $abort): failures injected $nf/1, blocks in the trace: $blocked (want the failure's and the unplug's), $seen; alive: $(alive && echo yes || echo no), recovery DMA $rec, fds $fds (before $fds0)"
     fi
 fi
+
 if [ -z "$stop" ] && [ "$npass" = "$ncells" ]; then
     res inject PASS "$ncells cells ($nfired injected failures, all survived: QEMU running, L2 answering, DMA back after each); $nrefused device_adds refused with an error, L2 saw $nbad C_BAD_STE events and $ncmdq command queue errors; QEMU's iommufd/VFIO fds $fds0 before and after"
 else
