@@ -656,6 +656,27 @@ int main(int argc, char **argv)
 		  VSID, n ? ev[0].seq : 0);
 	step_end(&s);
 
+	/* ---- vevent-v0-silent: what the host does with a V=0 STE ----
+	 * The kernel installs an abort STE for a nested HWPT whose STE has
+	 * V=0, and an abort STE records no event: the guest's C_BAD_STE for
+	 * such a device can only come from the VMM (QEMU reports it once per
+	 * change of the STE).  If a kernel starts reporting these itself,
+	 * this step fails: QEMU's own report would then come twice. */
+	step_start(&s, "vevent-v0-silent");
+	uint32_t h_v0 = 0;
+	hwpt_nested(&s, dev, viommu, 0, 0, 0, &h_v0, "HWPT_ALLOC nested V=0");
+	if (h_v0 && !attach(&s, h_v0, 0, "ATTACH nested V=0")) {
+		edu_dma(0x1000, EDU_BUF, 8, 0);
+		edu_dma(0x1000, EDU_BUF, 8, 0);
+		n = read_vevents(qfd, 1000, ev, 16, &lost);
+		if (n || lost)
+			step_fail(&s, "%d vEVENT(s) (first id 0x%x)%s for DMA through a V=0 STE",
+				  n, n ? evt_id(&ev[0]) : 0,
+				  lost ? ", LOST_EVENTS" : "");
+		step_info(&s, "2 edu DMAs through a V=0 nested STE: %d vEVENT(s), the host aborts silently", n);
+	}
+	step_end(&s);
+
 	printf("nestprobe: %s\n", failed ? "FAILED" : "all steps passed");
 	return failed;
 }

@@ -69,7 +69,7 @@ t_start=$SECONDS
 # The rows L1 must report, in table order; one missing counts as a FAIL.
 GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             nested-ste-reject nested-attach invalidate-accept invalidate-reject
-            veventq-alloc vevent-bad-cd nested-dma vevent-s1-fault s2-fault-host
+            veventq-alloc vevent-bad-cd nested-dma vevent-s1-fault vevent-v0-silent s2-fault-host
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
