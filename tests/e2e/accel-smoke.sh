@@ -208,9 +208,12 @@ ste_w1() {  # ste_w1 WORD0 WORD1 WORD2
 }
 before=$(($(rd 0xa8) & 0xff))
 nbefore=$(grep 'iommufd_backend_alloc_hwpt' "$trace" | grep -c 'hwpt_type=2')
+# (one PROD write per STE: QEMU reads an STE when it runs its CFGI_STE)
 ste_w1 $((CD | 0xb)) $((1 << 27)) 0xd4           # S1CDMax = 1
 cmd 7 0x03 $SID
 cmd 8 0x46 0
+q writel "$(reg 0x98)" 9
+sync_q
 ste_w1 $((CD | 0xb)) $((1 << 20)) 0xd4           # S1ContextPtr bit 52
 cmd 9 0x03 $SID
 cmd 10 0x46 0
