@@ -2,21 +2,31 @@
 # make bench: the cost of the guest's DMA unmaps with an assigned device,
 # measured in L2 of the nested setup of `make e2e` (tests/e2e/run.sh, one L0
 # boot).  L1 boots one L2 after another (tests/e2e/l2-bench.sh) with L0's
-# virtio-blk assigned through L1's vfio-pci + iommufd, on L1's KVM, with L2
-# booted with iommu.strict=1 (every unmap invalidates synchronously):
+# virtio-blk assigned through L1's vfio-pci + iommufd, on L1's KVM:
 #   a  behind the accelerated vSMMU (-device arm-smmuv3,accel=on)
-#   b  the same with x-accel-batching=off
+#   b  the same with x-accel-batching=off (one host call per command)
 #   c  behind a virtio-iommu (-device virtio-iommu-pci)
 #   d  with no vIOMMU in L2 (the limit)
+# in both of the guest's invalidation modes: strict (iommu.strict=1, the
+# Debian arm64 kernel's default: every unmap invalidates before it returns)
+# and lazy (the -lazy variants, iommu.strict=0: DMA-FQ domains, whose flush
+# queue invalidates in batches); a-nomsi is a with msi=off (L2's driver
+# polls CMDQ_CONS for each CMD_SYNC, as before the vSMMU had MSIs); a-ril
+# and b-ril have ril=off, so that a 64 KiB request's unmap is 16 TLBIs
+# before one CMD_SYNC: the workload where batching can merge commands.
 # L2 reads the disk with dd iflag=direct (each request maps and unmaps its
 # buffers).  The table: wall time in L2, MiB/s, the guest's invalidation
 # commands that reached QEMU's host side (a, b: x-accel-cmds-forwarded; c:
 # virtio-iommu UNMAP requests, MAP requests beside them), host ioctls (a, b:
-# x-accel-ioctls; c, d: iommufd map/unmap calls), batches, ioctls per batch,
-# then the wall-time ratios a/c, a/b and a/d.
+# x-accel-ioctls; c, d: iommufd map/unmap calls), batches, the guest's SMMU
+# register traps (x-traps-*: CMDQ_PROD writes/CMDQ_CONS reads/others) and
+# per batch the traps, commands and ioctls; then the wall-time ratios, the
+# targets, and for a and b the time from a CMDQ_PROD trap to its last host
+# ioctl's return and to the trap's return (median and 99th percentile,
+# from QEMU's trace timestamps in L1 during a traced repeat).
 #
 # Environment:
-#   BENCH_VARIANTS=a,b,c,d   which variants, in this order
+#   BENCH_VARIANTS=a,a-nomsi,...  which variants, in this order
 #   BENCH_IO=BS:COUNT[,...]  the workloads (dd bs=BS count=COUNT), each run
 #                            on every variant
 #   BENCH_DISK_MB=n          L0's disk size (the reads must fit)
@@ -27,7 +37,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${E2E_OUT:-$(cd "$here/../.." && pwd)/.check/bench}
 . "$here/lib.sh"
 
-VARIANTS=${BENCH_VARIANTS:-a,b,c,d}
+VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,a-lazy,c-lazy,d-lazy,a-ril,b-ril}
 IO=${BENCH_IO:-4096:4000,65536:1000}
 t0=$SECONDS
 E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
@@ -36,11 +46,17 @@ rc=$?
 console=$E2E_LOGS/console.log
 
 name() {
+    local m=
     case $1 in
-    a) echo "a accel vSMMU" ;;
-    b) echo "b accel, batching off" ;;
-    c) echo "c virtio-iommu" ;;
-    d) echo "d no vIOMMU" ;;
+    *-lazy) m=", lazy" ;;
+    *-ril) m=", ril=off" ;;
+    *-nomsi) m=", msi=off" ;;
+    esac
+    case $1 in
+    a*) echo "$1 accel vSMMU$m" ;;
+    b*) echo "$1 accel, no batching$m" ;;
+    c*) echo "$1 virtio-iommu$m" ;;
+    d*) echo "$1 no vIOMMU$m" ;;
     *) echo "$1" ;;
     esac
 }
@@ -49,47 +65,108 @@ field() {
     grep "^E2E-BENCH $1 bs=$2 " "$console" 2>/dev/null | head -n 1 | tr ' ' '\n' |
         sed -n "s/^$3=//p"
 }
+# lfield VARIANT KEY: from the E2E-BENCH-LAT line
+lfield() {
+    grep "^E2E-BENCH-LAT $1 " "$console" 2>/dev/null | head -n 1 | tr ' ' '\n' |
+        sed -n "s/^$2=//p"
+}
+has() { case ",$VARIANTS," in *",$1,"*) return 0 ;; esac; return 1; }
+num() { [ -n "$1" ] && [ "$1" != - ]; }
+# div X Y [FMT]: X / Y, or "-"
+div() {
+    awk -v x="$1" -v y="$2" -v f="${3:-%.3f}" 'BEGIN {
+        if (x ~ /^[0-9.]+$/ && y ~ /^[0-9.]+$/ && y > 0) printf f, x / y; else print "-" }'
+}
+# ratio BS V W: wall (V)/(W) on BS, printed; the value in $R ("-" if none)
+ratio() {
+    local x y
+    x=$(field "$2" "$1" secs) y=$(field "$3" "$1" secs)
+    if num "$x" && num "$y"; then
+        R=$(div "$x" "$y")
+        printf '  wall (%s)/(%s): %s\n' "$2" "$3" "$R"
+    else
+        R=-
+    fi
+}
+# target TEXT OK DETAIL
+target() {
+    if [ "$2" = 1 ]; then
+        echo "  target $1: met ($3)"
+    else
+        echo "  target $1: MISSED ($3)"
+    fi
+}
+le() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x ~ /^[0-9.]+$/ && x <= y) }' && echo 1 || echo 0; }
+lt() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x ~ /^[0-9.]+$/ && x < y) }' && echo 1 || echo 0; }
 
 echo
-echo "== bench: $(date -u '+%Y-%m-%d %H:%M UTC'), L2 wall time of dd iflag=direct, iommu.strict=1 (logs: $E2E_LOGS) =="
+echo "== bench: $(date -u '+%Y-%m-%d %H:%M UTC'), L2 wall time of dd iflag=direct (logs: $E2E_LOGS) =="
 for w in ${IO//,/ }; do
     bs=${w%%:*} n=${w#*:}
     echo
     echo "-- dd bs=$bs count=$n ($((bs * n / 1048576)) MiB, $n requests)"
-    printf '  %-24s %7s %8s %10s %9s %10s %9s %8s\n' variant "wall s" MiB/s "guest inv" "guest map" "host ioctl" batches ioc/bat
+    printf '  %-30s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s\n' variant "wall s" MiB/s "guest inv" "guest map" "host ioc" batches "traps P/C/O" trp/bt cmd/bt ioc/bt
     for v in ${VARIANTS//,/ }; do
         secs=$(field "$v" "$bs" secs)
-        if [ -z "$secs" ] || [ "$secs" = - ]; then
-            printf '  %-24s %s\n' "$(name "$v")" "not run (see its bench-$v-* rows above)"
+        if ! num "$secs"; then
+            printf '  %-30s %s\n' "$(name "$v")" "not run (see its bench-$v-* rows above)"
             continue
         fi
         bytes=$(field "$v" "$bs" bytes) cmds=$(field "$v" "$bs" cmds)
         ioc=$(field "$v" "$bs" ioctls) bat=$(field "$v" "$bs" batches)
         maps=$(field "$v" "$bs" maps) ts=$(field "$v" "$bs" tsecs)
-        mibs=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { if (s > 0) printf "%.2f", b / 1048576 / s; else print "-" }')
-        ipb=$(awk -v i="$ioc" -v b="$bat" 'BEGIN { if (b ~ /^[0-9]+$/ && b > 0) printf "%.3f", i / b; else print "-" }')
-        printf '  %-24s %7s %8s %10s %9s %10s %9s %8s%s\n' "$(name "$v")" "$secs" "$mibs" \
-            "$cmds" "$maps" "$ioc" "$bat" "$ipb" "${ts:+  (counts from a traced repeat: $ts s)}"
-    done
-    sa=$(field a "$bs" secs)
-    for o in c b d; do
-        so=$(field "$o" "$bs" secs)
-        if [ -n "$sa" ] && [ -n "$so" ] && [ "$sa" != - ] && [ "$so" != - ]; then
-            printf '  wall (a)/(%s): %s\n' "$o" "$(awk -v x="$sa" -v y="$so" 'BEGIN { if (y > 0) printf "%.3f", x / y; else print "-" }')"
-        else
-            printf '  wall (a)/(%s): - (a variant did not run)\n' "$o"
+        pr=$(field "$v" "$bs" prod) co=$(field "$v" "$bs" cons) ot=$(field "$v" "$bs" other)
+        mibs=$(div "$bytes" "$(awk -v s="$secs" 'BEGIN { print s * 1048576 }')" %.2f)
+        traps=- tpb=-
+        if num "$pr"; then
+            traps="$pr/$co/$ot"
+            tpb=$(div "$((pr + co + ot))" "$bat" %.2f)
         fi
+        printf '  %-30s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s%s\n' "$(name "$v")" "$secs" "$mibs" \
+            "$cmds" "$maps" "$ioc" "$bat" "$traps" "$tpb" "$(div "$cmds" "$bat" %.2f)" \
+            "$(div "$ioc" "$bat" %.2f)" "${ts:+  (counts from a traced repeat: $ts s)}"
     done
-    # the targets
-    ioc=$(field a "$bs" ioctls) bat=$(field a "$bs" batches) sc=$(field c "$bs" secs)
-    if [ -n "$bat" ] && [ "$bat" != - ]; then
-        if [ "$ioc" = "$bat" ]; then t1=met; else t1="MISSED ($ioc ioctls, $bat batches)"; fi
-        echo "  target ioctls/batch == 1 on (a): $t1"
+    # the ratios, per mode, and the targets on this workload
+    ratio "$bs" a d; ad=$R
+    ratio "$bs" a c
+    ratio "$bs" a b
+    ratio "$bs" a a-nomsi
+    ratio "$bs" a-lazy d-lazy; ald=$R
+    ratio "$bs" a-lazy c-lazy; alc=$R
+    ratio "$bs" a-ril b-ril; arb=$R
+    if has a && num "$(field a "$bs" batches)"; then
+        pr=$(field a "$bs" prod) co=$(field a "$bs" cons) ot=$(field a "$bs" other) bat=$(field a "$bs" batches)
+        tpb=$(div "$((pr + co + ot))" "$bat" %.3f)
+        target "traps per CMD_SYNC batch on a = 1.0" "$(le "$tpb" 1.0)" "$tpb: $pr PROD writes, $co CONS reads, $ot others, $bat batches"
+        if has a-nomsi && num "$(field a-nomsi "$bs" batches)"; then
+            pr=$(field a-nomsi "$bs" prod) co=$(field a-nomsi "$bs" cons) ot=$(field a-nomsi "$bs" other) bat=$(field a-nomsi "$bs" batches)
+            echo "  (a-nomsi, the same without MSIs: $(div "$((pr + co + ot))" "$bat" %.3f) traps per batch, $co of them CONS reads)"
+        fi
     fi
-    if [ -n "$sa" ] && [ -n "$sc" ] && [ "$sa" != - ] && [ "$sc" != - ]; then
-        if awk -v x="$sa" -v y="$sc" 'BEGIN { exit !(x < y) }'; then t2=met; else t2="MISSED"; fi
-        echo "  target (a) faster than (c): $t2 ($sa s vs $sc s)"
+    if has d && num "$ad"; then
+        case $bs in
+        4096) target "strict (a)/(d) below 4.0 (before the MSIs)" "$(lt "$ad" 4.0)" "$ad" ;;
+        65536) target "strict (a)/(d) below 11.0 (before the MSIs)" "$(lt "$ad" 11.0)" "$ad" ;;
+        esac
     fi
+    num "$ald" && target "lazy (a)/(d) <= 1.15" "$(le "$ald" 1.15)" "$ald"
+    num "$alc" && target "lazy (a)/(c) <= 0.5" "$(le "$alc" 0.5)" "$alc"
+    if [ "$bs" -ge 65536 ] && has a-ril && num "$(field a-ril "$bs" batches)"; then
+        c=$(field a-ril "$bs" cmds) i=$(field a-ril "$bs" ioctls) bat=$(field a-ril "$bs" batches)
+        cpb=$(div "$c" "$bat" %.2f) ipc=$(div "$i" "$c" %.4f)
+        target "multi-command: commands per batch >= 8" "$(awk -v x="$cpb" 'BEGIN { print (x ~ /^[0-9.]+$/ && x >= 8) ? 1 : 0 }')" "$cpb"
+        target "multi-command: host ioctls per command <= 1/8" "$(le "$ipc" 0.125)" "$ipc"
+        num "$arb" && target "multi-command: batched wall <= 0.8 of unbatched" "$(le "$arb" 0.8)" "$arb"
+    fi
+done
+echo
+echo "-- QEMU's time per trapped CMD_SYNC batch (us, L1's clock; a traced repeat of the first workload)"
+printf '  %-30s %7s %15s %15s\n' variant batches "to ioctl p50/p99" "to return p50/p99"
+for v in ${VARIANTS//,/ }; do
+    n=$(lfield "$v" n)
+    num "$n" || continue
+    printf '  %-30s %7s %15s %15s\n' "$(name "$v")" "$n" "$(lfield "$v" ioctl50)/$(lfield "$v" ioctl99)" \
+        "$(lfield "$v" ret50)/$(lfield "$v" ret99)"
 done
 echo
 echo "bench: $((SECONDS - t0)) s in all; run.sh exit status $rc"

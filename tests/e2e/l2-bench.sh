@@ -11,23 +11,39 @@
 #   c  -device virtio-iommu-pci (QEMU maps/unmaps through iommufd for each
 #      of the guest's MAP/UNMAP requests)
 #   d  no vIOMMU in L2 (the limit)
-# The device sits behind a root port on pcie.0 in all four.
+# The device sits behind a root port on pcie.0 in all four.  A variant may
+# carry a suffix:
+#   -lazy   L2 booted with iommu.strict=0 instead (DMA-FQ domains: unmaps
+#           are invalidated later, in batches, by the flush queue)
+#   -ril    (a, b) the vSMMU with ril=off: each page of a multi-page unmap
+#           is its own TLBI, so a 64 KiB request's unmap is 16 commands
+#           before one CMD_SYNC
+#   -nomsi  (a) the vSMMU with msi=off: L2's driver polls CMDQ_CONS for its
+#           CMD_SYNCs instead of their MSI writes
 #
 # usage: l2-bench.sh VARIANT BLK_BDF WORKLOAD...
 #   WORKLOAD  BS:COUNT, e.g. 4096:20000 (dd bs=BS count=COUNT iflag=direct)
 # Prints, per workload,
 #   E2E-BENCH <variant> bs=.. count=.. bytes=.. secs=.. cmds=.. ioctls=..
-#             batches=.. errors=.. maps=.. [tsecs=..]
-# (counts over the workload; "-" where the variant has no such count) and
-# the rows E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
+#             batches=.. errors=.. maps=.. prod=.. cons=.. other=.. [tsecs=..]
+# (counts over the workload; "-" where the variant has no such count), for
+# a and b variants after the workloads
+#   E2E-BENCH-LAT <variant> bs=.. n=.. ioctl50=.. ioctl99=.. ret50=.. ret99=..
+# (microseconds from a traced pass of the first workload: from the vCPU's
+# KVM exit for a CMDQ_PROD write to the return of its last host
+# invalidation ioctl, and to the return of the MMIO write) and the rows
+# E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
 #
 # Counts: a and b read the vSMMU's counters (x-accel-cmds-forwarded,
-# x-accel-ioctls, x-accel-batches, x-accel-errors) with qom-get over the QMP pipe
-# before and after.  c and d have no counters: QEMU's trace events
-# virtio_iommu_map/unmap (the guest's requests) and iommufd_backend_map_dma/
+# x-accel-ioctls, x-accel-batches, x-accel-errors, x-traps-cmdq-prod,
+# x-traps-cmdq-cons, x-traps-other) with qom-get over the QMP pipe before
+# and after.  c and d have no counters: QEMU's trace events
+# virtio_iommu_map/unmap (the guest's requests), iommufd_backend_map_dma/
 # unmap_dma (the host ioctls) are logged to a file, but only for a second,
-# counted pass of the same workload (tracing writes a line per event, which
-# would slow the timed pass); its time is tsecs.
+# counted pass of the same
+# workload (tracing writes a line per event, which would slow the timed
+# pass); its time is tsecs.  c's virtqueue kicks are KVM ioeventfds, exits
+# that L1's kernel handles without QEMU: no count.
 
 V=$1 BLKDEV=$2
 shift 2
@@ -51,12 +67,26 @@ cp /l2/VARS.fd "$d/VARS.fd"
 truncate -s 64M "$d/CODE.fd" "$d/VARS.fd"
 
 SMMU=/machine/peripheral/smmu0
-case $V in
-a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on" ;;
-b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,x-accel-batching=off" ;;
+base=${V%%-*} mode=
+case $V in *-*) mode=${V#*-} ;; esac
+strict=1 smmuopt=
+case $mode in
+'') ;;
+lazy) strict=0 ;;
+ril) smmuopt=",ril=off" ;;
+nomsi) smmuopt=",msi=off" ;;
+*) echo "l2-bench.sh: variant $V: unknown suffix -$mode" >&2; exit 2 ;;
+esac
+case $base in
+a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$smmuopt" ;;
+b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,x-accel-batching=off$smmuopt" ;;
 c) viommu="-device virtio-iommu-pci,id=viommu0" ;;
 d) viommu= ;;
 *) echo "l2-bench.sh: variant $V: want a, b, c or d" >&2; exit 2 ;;
+esac
+case $base$mode in
+a* | b* | ?lazy) ;;
+*) echo "l2-bench.sh: variant $V: -$mode is for a or b" >&2; exit 2 ;;
 esac
 dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp1"}'
 # shellcheck disable=SC2086  # $viommu is an option list
@@ -65,9 +95,9 @@ set -- -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256 \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
     -drive if=pflash,format=raw,file="$d/VARS.fd" \
     -kernel /l2/Image -initrd /l2/initrd.cpio \
-    -append "console=ttyAMA0 rdinit=/init panic=0 quiet iommu.strict=1" \
+    -append "console=ttyAMA0 rdinit=/init panic=0 quiet iommu.strict=$strict" \
     -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
-    -D "$trace" \
+    -D "$trace" -msg timestamp=on \
     -object iommufd,id=iommufd0 $viommu \
     -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1 -device "$dev_blk"
 echo "=== $TAG: L2 VMM: $Q $*"
@@ -114,27 +144,62 @@ qmp_ret() {  # qmp_ret JSON-COMMAND-WITHOUT-CLOSING-BRACE -> the return value
     grep "\"id\": *\"b$qid\"" "$qlog" | sed -n 's/.*"return": *\([^,}]*\).*/\1/p' | head -n 1
 }
 counter() { qmp_ret '{"execute":"qom-get","arguments":{"path":"'$SMMU'","property":"'"$1"'"}'; }
-trace_on() {
-    for e in virtio_iommu_map virtio_iommu_unmap iommufd_backend_map_dma iommufd_backend_unmap_dma; do
-        qmp_ret '{"execute":"trace-event-set-state","arguments":{"name":"'$e'","enable":true}' >/dev/null
+TEVENTS="virtio_iommu_map virtio_iommu_unmap iommufd_backend_map_dma iommufd_backend_unmap_dma"
+trace_set() {  # trace_set true|false [EVENT...]: default $TEVENTS
+    st=$1
+    shift
+    # shellcheck disable=SC2086  # a list of names
+    [ $# -gt 0 ] || set -- $TEVENTS
+    for e in "$@"; do
+        qmp_ret '{"execute":"trace-event-set-state","arguments":{"name":"'"$e"'","enable":'"$st"'}' >/dev/null
     done
 }
-# trace lines of event $1 ("name args", or "pid@time:name args")
-tcount() { n=$(grep -cE "(^|:)$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
-# the counts now: cmds ioctls batches errors maps (as one line)
+trace_on() { trace_set true; }
+# trace lines of event $1 ("name args", or "timestamp name args")
+tcount() { n=$(grep -cE "(^| )$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
+# the counts now: cmds ioctls batches errors maps prod cons other (one line)
+NF=8
 snap() {
-    case $V in
-    a | b) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" ;;
-    *) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map)" ;;
+    case $base in
+    a | b) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
+        "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other)" ;;
+    c) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map) - - -" ;;
+    *) echo "- $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - - 0 0 0" ;;
     esac
 }
 diff_snap() {  # diff_snap "BEFORE" "AFTER" -> the differences ("-" kept)
-    echo "$1 $2" | awk '{
-        for (i = 1; i <= 5; i++) {
-            if ($i == "-" || $(i + 5) == "-") o = o "-"; else o = o ($(i + 5) - $i)
-            if (i < 5) o = o " "
+    echo "$1 $2" | awk -v n=$NF '{
+        for (i = 1; i <= n; i++) {
+            if ($i == "-" || $(i + n) == "-") o = o "-"; else o = o ($(i + n) - $i)
+            if (i < n) o = o " "
         }
         print o }'
+}
+# latency BS COUNT: a traced pass of the workload; prints the
+# E2E-BENCH-LAT line's fields (microseconds, from the trace's timestamps)
+latency() {
+    : >"$trace"
+    trace_set true kvm_run_exit smmuv3_write_mmio iommufd_backend_invalidate_cache
+    run_workload "$1" "$2"
+    trace_set false kvm_run_exit smmuv3_write_mmio iommufd_backend_invalidate_cache
+    # lines: "2026-12-02T15:40:00.123456Z event args"; per CMDQ_PROD
+    # write (offset 0x98), the vCPU's KVM exit before it, the last host
+    # invalidation in between, and the MMIO write's own return
+    awk '
+        { t = $1; sub(/^.*T/, "", t); sub(/Z$/, "", t); split(t, a, ":")
+          ts = a[1] * 3600 + a[2] * 60 + a[3] }
+        $2 == "kvm_run_exit" { ex = ts; inv = -1; next }
+        $2 == "iommufd_backend_invalidate_cache" { inv = ts; next }
+        $2 == "smmuv3_write_mmio" && $4 == "0x98" {
+            if (ex > 0 && inv >= 0) printf "I %d\nR %d\n", (inv - ex) * 1e6, (ts - ex) * 1e6
+            ex = 0; inv = -1 }' "$trace" >"$d/lat"
+    n=$(grep -c '^I ' "$d/lat")
+    pct() {  # pct I|R P: the P-th percentile of that column
+        grep "^$1 " "$d/lat" | cut -d' ' -f2 | sort -n |
+            awk -v p="$2" '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+                i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'
+    }
+    echo "n=$n ioctl50=$(pct I 50) ioctl99=$(pct I 99) ret50=$(pct R 50) ret99=$(pct R 99) lsecs=$W_SECS"
 }
 relayed=0
 relay() {
@@ -178,7 +243,7 @@ fi
 l2 blkup 60
 relay
 if src con | grep -q '^E2E-RESULT blk PASS'; then
-    [ "$V" = d ] && trace_on  # nothing to trace on d: the counts cost nothing
+    [ "$base" = d ] && trace_on  # nothing to trace on d: the counts cost nothing
     for w in $WORKLOADS; do
         bs=${w%%:*} n=${w#*:}
         before=$(snap)
@@ -187,7 +252,7 @@ if src con | grep -q '^E2E-RESULT blk PASS'; then
         after=$(snap)
         counts=$(diff_snap "$before" "$after")
         extra=
-        if [ "$V" = c ]; then
+        if [ "$base" = c ]; then
             # the counted pass: the same workload, traced
             trace_on
             before=$(snap)
@@ -195,19 +260,23 @@ if src con | grep -q '^E2E-RESULT blk PASS'; then
             after=$(snap)
             counts=$(diff_snap "$before" "$after")
             extra=" tsecs=$W_SECS"
-            for e in virtio_iommu_map virtio_iommu_unmap iommufd_backend_map_dma iommufd_backend_unmap_dma; do
-                qmp_ret '{"execute":"trace-event-set-state","arguments":{"name":"'$e'","enable":false}' >/dev/null
-            done
+            trace_set false
         fi
-        # shellcheck disable=SC2086  # five fields
+        # shellcheck disable=SC2086  # eight fields
         set -- $counts
-        echo "E2E-BENCH $V bs=$bs count=$n bytes=$bytes secs=$secs cmds=$1 ioctls=$2 batches=$3 errors=$4 maps=$5$extra"
+        echo "E2E-BENCH $V bs=$bs count=$n bytes=$bytes secs=$secs cmds=$1 ioctls=$2 batches=$3 errors=$4 maps=$5 prod=$6 cons=$7 other=$8$extra"
         if [ "$rc" = 0 ] && [ "$bytes" = $((bs * n)) ]; then
-            res "$bs" PASS "dd bs=$bs count=$n iflag=direct: $bytes bytes in $secs s; guest cmds $1, host ioctls $2, batches $3, errors $4, maps $5$extra"
+            res "$bs" PASS "dd bs=$bs count=$n iflag=direct: $bytes bytes in $secs s; guest cmds $1, host ioctls $2, batches $3, errors $4, maps $5, traps prod $6 cons $7 other $8$extra"
         else
             res "$bs" FAIL "dd bs=$bs count=$n: rc=$rc bytes=$bytes secs=$secs (see the L2| lines)"
         fi
     done
+    case $base in
+    a | b)
+        w=${WORKLOADS%% *}
+        echo "E2E-BENCH-LAT $V bs=${w%%:*} $(latency "${w%%:*}" "${w#*:}")"
+        ;;
+    esac
 else
     for w in $WORKLOADS; do res "${w%%:*}" FAIL "not run: the disk check failed"; done
 fi

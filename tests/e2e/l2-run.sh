@@ -27,6 +27,7 @@
 #                 matrix of host ioctl failures, then the leak check
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
+# msi-poll,
 # unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma,
 # [churn-hotplug, churn-reset,] [inject-<ioctl>..., inject,] exit, leak
 # [, churn-leak].
@@ -183,12 +184,57 @@ else
     exit 1
 fi
 
+# qom PROPERTY: the vSMMU's PROPERTY into $QOM ("?" without an answer)
+case $FORM in
+pxb) SMMU=/machine/peripheral/smmuv3.1 ;;
+*) SMMU=/machine/peripheral/smmuv3.0 ;;
+esac
+qid=0
+qom() {
+    qid=$((qid + 1))
+    qmp_cmd '{"execute":"qom-get","arguments":{"path":"'$SMMU'","property":"'"$1"'"},"id":"q'$qid'"}'
+    QOM="?"
+    wait_for qmp "\"id\": *\"q$qid\"" 1 30 || return 0
+    QOM=$(grep "\"id\": *\"q$qid\"" "$qlog" | sed -n 's/.*"return": *\([0-9][0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$QOM" ] || QOM="?"
+}
+# traps: "CMDQ_PROD-writes CMDQ_CONS-reads other batches" now, into
+# $TRAPS (not in a subshell: qid must count on)
+traps() {
+    TRAPS=
+    for p in x-traps-cmdq-prod x-traps-cmdq-cons x-traps-other x-accel-batches; do
+        qom $p
+        TRAPS="$TRAPS $QOM"
+    done
+}
+
 # ---- the checks inside L2 ---------------------------------------------
 checks=checks
 # edu alone (inject, churn1): its checks only
 [ -n "$BLKDEV" ] || checks=educhecks
+traps
+traps0=$TRAPS
 l2 $checks || echo "=== $TAG: '$checks' did not finish in $T_CMD s"
+traps
+traps1=$TRAPS
 relay
+# L2's arm-smmu-v3 driver polls its CMD_SYNCs' MSI writes (IDR0.MSI on a
+# coherent SMMU), not CMDQ_CONS: over all of the checks' DMA, map and unmap
+# traffic, each batch costs one CMDQ_PROD write and no CMDQ_CONS read
+# shellcheck disable=SC2086  # four fields each
+set -- $traps0 $traps1
+if [ $# -ne 8 ] || echo "$*" | grep -q '?'; then
+    res msi-poll FAIL "no trap counters from qom-get on $SMMU: before '$traps0', after '$traps1'"
+else
+    np=$(($5 - $1)) nc=$(($6 - $2)) no=$(($7 - $3)) nb=$(($8 - $4))
+    tpb=$(awk -v p="$np" -v c="$nc" -v b="$nb" 'BEGIN { if (b > 0) printf "%.2f", (p + c) / b; else print "-" }')
+    what="during '$checks': CMDQ_PROD writes $np, CMDQ_CONS reads $nc, other register accesses $no; host batches $nb (PROD+CONS traps per batch $tpb)"
+    if [ "$nc" -eq 0 ] && [ "$np" -gt 0 ]; then
+        res msi-poll PASS "$what"
+    else
+        res msi-poll FAIL "$what; want CMDQ_CONS reads 0 (MSI polling) and some PROD writes"
+    fi
+fi
 
 if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
     # ---- hot-unplug and re-plug edu through QMP -------------------------

@@ -79,7 +79,7 @@ ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
 
 # stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
 L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
-               blk-domain blk-read blk-msix)
+               blk-domain blk-read blk-msix msi-poll)
 L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug unplug-abort replug replug-dma reset-boot
               reset-smmu reset-dma)
 # l2-inject.sh's rows (one per ioctl, then the matrix)
