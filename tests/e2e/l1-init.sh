@@ -48,13 +48,20 @@ echo 1 >/proc/sys/kernel/printk
 bench=$(sed -n 's/.*e2e_bench=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$bench" ]; then
     bio=$(sed -n 's/.*e2e_bench_io=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+    export BENCH_REPEAT
+    BENCH_REPEAT=$(sed -n 's/.*e2e_bench_repeat=\([0-9]*\).*/\1/p' /proc/cmdline)
     BLK=$(find_pci 0x1af4:0x1042)
     [ -z "$BLK" ] || to_vfio "$BLK"
-    echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null); workloads $bio"
+    # QEMU's nvme, for the -nvme variants (multi-page unmaps)
+    NVME=$(find_pci 0x1b36:0x0010)
+    [ -z "$NVME" ] || to_vfio "$NVME"
+    echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null), nvme ${NVME:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$NVME/driver")" 2>/dev/null); workloads $bio"
     for v in $(echo "$bench" | tr ',' ' '); do
         echo "=== bench $v at L1 uptime $(up) s"
+        dev=$BLK
+        case $v in *-nvme) dev=$NVME ;; esac
         # shellcheck disable=SC2086  # $bio: one argument per workload
-        [ -n "$BLK" ] && timeout 1200 /bin/l2-bench.sh "$v" "$BLK" $bio
+        [ -n "$dev" ] && timeout 1200 /bin/l2-bench.sh "$v" "$dev" $bio
         echo "=== bench $v exit status $? at L1 uptime $(up) s"
     done
     echo "E2E-DONE at L1 uptime $(up) s"

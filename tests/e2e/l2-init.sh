@@ -30,10 +30,11 @@
 #                  edudma loop, seeds 1, 2, ..., and O_DIRECT reads of the
 #                  disk); after SECS s prints "E2E-L2 LOAD edu-ok=N
 #                  edu-bad=N blk=N" (runs so far)
-#   blkup          `make bench`: virtio_iommu if L2 has a virtio-iommu,
-#                  virtio_blk, the read check (row blk)
+#   blkup [nvme]   `make bench`: virtio_iommu if L2 has a virtio-iommu,
+#                  virtio_blk (nvme: the nvme driver), the read check (row
+#                  blk)
 #   bench BS N     `make bench`: dd bs=BS count=N iflag=direct from the
-#                  disk, timed; prints "E2E-L2 BENCH bs= count= rc= secs=
+#                  disk blkup brought up, timed; prints "E2E-L2 BENCH bs= count= rc= secs=
 #                  bytes="
 #   off            power off (PSCI SYSTEM_OFF: QEMU exits)
 
@@ -53,9 +54,10 @@ echo 1 >/proc/sys/kernel/printk
 
 # modules, dependencies first (l2-kernel.sh wrote the order); virtio_blk is
 # loaded by the checks: its probe reads the disk and waits for an interrupt
-# (virtio_iommu: only `make bench`'s blkup, when L2 has a virtio-iommu)
+# (virtio_iommu: only `make bench`'s blkup, when L2 has a virtio-iommu;
+# nvme: only `make bench`'s blkup nvme)
 for m in $(cat /lib/modules/load-order); do
-    case $m in virtio_blk | virtio_iommu) continue ;; esac
+    case $m in virtio_blk | virtio_iommu | nvme) continue ;; esac
     insmod "/lib/modules/$m.ko" || echo "E2E-L2 insmod $m failed"
 done
 
@@ -211,20 +213,29 @@ bench_blkup() {
     if find_dev 0x1af4:0x1057 >/dev/null; then
         insmod /lib/modules/virtio_iommu.ko || echo "E2E-L2 insmod virtio_iommu failed"
     fi
-    bdf=$(find_dev $BLK) || { res blk FAIL "no virtio-blk (1af4:1042) in L2"; return; }
-    insmod /lib/modules/virtio_blk.ko &
+    if [ "${1:-}" = nvme ]; then
+        # QEMU's nvme (1b36:0010): its driver maps a request's pages with
+        # one multi-page IOVA range, unmapped at once
+        bdf=$(find_dev 0x1b36:0x0010) || { res blk FAIL "no nvme (1b36:0010) in L2"; return; }
+        blk=nvme0n1 mod=nvme
+    else
+        bdf=$(find_dev $BLK) || { res blk FAIL "no virtio-blk (1af4:1042) in L2"; return; }
+        blk=vda mod=virtio_blk
+    fi
+    echo "/dev/$blk" >/tmp/bench.dev
+    insmod /lib/modules/$mod.ko &
     i=0
-    while [ ! -e /sys/block/vda ] && [ $i -lt 15 ]; do sleep 1; i=$((i + 1)); done
-    [ -e /sys/block/vda ] || { res blk FAIL "no /sys/block/vda $i s after insmod virtio_blk"; return; }
+    while [ ! -e /sys/block/$blk ] && [ $i -lt 15 ]; do sleep 1; i=$((i + 1)); done
+    [ -e /sys/block/$blk ] || { res blk FAIL "no /sys/block/$blk $i s after insmod $mod"; return; }
     rm -f /tmp/blk.sum
-    (dd if=/dev/vda bs=65536 count=16 iflag=direct 2>/dev/null | md5sum >/tmp/blk.sum) &
+    (dd if=/dev/$blk bs=65536 count=16 iflag=direct 2>/dev/null | md5sum >/tmp/blk.sum) &
     i=0
     while [ ! -s /tmp/blk.sum ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
     got=$(cut -d' ' -f1 /tmp/blk.sum 2>/dev/null)
     t=$(cat "/sys/bus/pci/devices/$bdf/iommu_group/type" 2>/dev/null)
     iommu=$(dmesg | grep -m1 -o 'arm-smmu-v3.*features.*\|virtio_iommu.*' | cut -c1-80)
     if [ "$got" = "$(cat /etc/blk.md5)" ]; then
-        res blk PASS "$bdf domain ${t:-none (no IOMMU)}, /dev/vda $(($(cat /sys/block/vda/size) / 2048)) MiB, first MiB md5 ok; IOMMU: ${iommu:-none}; $(cat /proc/cmdline | grep -o 'iommu.strict=[0-9]')"
+        res blk PASS "$bdf domain ${t:-none (no IOMMU)}, /dev/$blk $(($(cat /sys/block/$blk/size) / 2048)) MiB, first MiB md5 ok; IOMMU: ${iommu:-none}; $(cat /proc/cmdline | grep -o 'iommu.strict=[0-9]')"
     else
         res blk FAIL "$bdf domain ${t:-none}: first MiB md5 '${got:-none, dd hung}', want $(cat /etc/blk.md5)"
     fi
@@ -332,11 +343,11 @@ while read -r seq cmd arg; do
         echo "E2E-L2 LOAD edu-ok=$(wc -l </tmp/load.ok) edu-bad=$(wc -l </tmp/load.bad) blk=$(wc -l </tmp/load.blk)"
         [ ! -e /tmp/load.fail ] || sed 's/^/E2E-L2 load: /' /tmp/load.fail
         ;;
-    blkup) bench_blkup ;;
+    blkup) bench_blkup "$arg" ;;
     bench)
         set -- $arg
         t0=$(up)
-        dd if=/dev/vda of=/dev/null bs="$1" count="$2" iflag=direct 2>/tmp/dd.err
+        dd if="$(cat /tmp/bench.dev 2>/dev/null || echo /dev/vda)" of=/dev/null bs="$1" count="$2" iflag=direct 2>/tmp/dd.err
         rc=$?
         t1=$(up)
         # busybox prints "F+P records in": full and partial blocks

@@ -29,8 +29,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # What L2 needs as modules (built-in ones are skipped): VFIO with the type1
 # container for the edu DMA program (Debian's kernels have no IOMMUFD),
 # vfio-pci for edu, virtio_blk for the stock-driver device, virtio_iommu for
-# `make bench` (the virtio-iommu variant; L2's /init loads it only there).
-WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu)
+# `make bench` (the virtio-iommu variant; L2's /init loads it only there),
+# nvme for `make bench`'s multi-page unmaps (loaded there only too).
+WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu nvme)
 
 top=$E2E_CACHE/l2-kernel
 debs=$top/debs

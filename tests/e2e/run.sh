@@ -120,9 +120,10 @@ case $INJECT in
 quick | full) ;;
 *) echo "E2E_INJECT=$INJECT: want quick or full" >&2; exit 2 ;;
 esac
-# `make bench` (tests/e2e/bench.sh): E2E_BENCH=a,b,c,d replaces stage 1 and
+# `make bench` (tests/e2e/bench.sh): E2E_BENCH=a,b,c,d,... replaces stage 1 and
 # the L2 runs in L1 by l2-bench.sh's variants, E2E_BENCH_IO=BS:COUNT[,...]
-# are its workloads, E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
+# are its workloads, E2E_BENCH_REPEAT the timed runs of each,
+# E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
 # numbered lines, then zeros)
 BENCH=${E2E_BENCH:-}
 if [ -n "$BENCH" ]; then
@@ -294,7 +295,14 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         l0_l2=(-drive "if=none,id=l2disk,format=raw,file=$E2E_L2_DISK"
                -device virtio-blk-pci,drive=l2disk,iommu_platform=on,disable-legacy=on)
         l1_l2="e2e_l2=$(IFS=,; echo "${L2_SPECS[*]}") e2e_inject=$INJECT"
-        [ -z "$BENCH" ] || l1_l2="e2e_bench=$BENCH e2e_bench_io=$BENCH_IO"
+        [ -z "$BENCH" ] || l1_l2="e2e_bench=$BENCH e2e_bench_io=$BENCH_IO e2e_bench_repeat=${E2E_BENCH_REPEAT:-1}"
+        if [ -n "$BENCH" ]; then
+            # the -nvme variants' disk, QEMU's nvme (a copy: an image is
+            # opened for writing once)
+            cp --sparse=always "$E2E_L2_DISK" "$E2E_L2_DISK.nvme"
+            l0_l2+=(-drive "if=none,id=nvdisk,format=raw,file=$E2E_L2_DISK.nvme"
+                    -device nvme,serial=e2e-nvme,drive=nvdisk)
+        fi
         # the failure-injection matrix (l2i) takes up to 1500 s more
         case $L2_MODE in
         full) boot_timeout=${E2E_BOOT_TIMEOUT:-6300} ;;
