@@ -26,6 +26,8 @@
 #                       the arm64 QEMU exits at cold plug: accel-viommu and
 #                       accel-start FAIL with its EOPNOTSUPP message)
 #   E2E_L1_APPEND=...   extra L1 kernel arguments
+#   E2E_L0_TRACE=EV,... L0's trace events to log (e.g. the emulated host
+#                       SMMU's walks), into logs/l0-guest-errors.log
 #   E2E_L2=kvm|full|off stage 2 (default kvm): L1 runs the series' arm64
 #                       QEMU as a real VMM for L2, a stock Debian kernel
 #                       under UEFI, with edu and virtio-blk from L0 assigned
@@ -333,6 +335,8 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         -append "console=ttyAMA0 rdinit=/init panic=-1 $l1_l2 ${E2E_L1_APPEND:-}"
         -d guest_errors -D "$E2E_LOGS/l0-guest-errors.log"
     )
+    l0tr=${E2E_L0_TRACE:-}
+    for ev in ${l0tr//,/ }; do l0+=(-trace "$ev"); done
     printf '%q ' "${l0[@]}" >"$E2E_LOGS/l0-cmdline.txt"
     log "e2e: booting L1 (timeout $boot_timeout s; console: $console)"
     t=$SECONDS
