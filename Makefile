@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn inject demo bench fuzz clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn inject demo bench fuzz fakehost clean distclean
 
 all: setup tree build
 	@echo
@@ -62,6 +62,14 @@ churn: setup build
 # plugged and does DMA; prints the matrix; logs in .check/e2e-inject.
 inject: setup build
 	E2E_L2=inject E2E_OUT=$(CURDIR)/.check/e2e-inject tests/e2e/run.sh
+
+# The accelerated SMMU's host calls with no host (in `make check` too):
+# build/'s QEMU under tests/fuzz/fakehost.c, a preloaded fake iommufd +
+# VFIO host, with a fake assigned device; the guest is a qtest script
+# (tests/fuzz/fakehost-smoke.sh) that installs STEs, batches invalidations,
+# fails host calls and injects host events; logs in /tmp/fakehost-smoke.
+fakehost: setup build
+	tests/fuzz/fakehost-smoke.sh
 
 # The main job, end to end: set up the host, build, then the nested run
 # (stage 1: L1's iommufd uAPI and the series' QEMU under qtest; stage 2:

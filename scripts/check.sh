@@ -78,6 +78,18 @@ else
 fi
 "$REPO/scripts/run-qtests.sh" || true
 phase_end qtests
+# The accelerated SMMU's host calls with no host: build/'s QEMU under the
+# fake iommufd + VFIO host (tests/fuzz/fakehost.c, preloaded) with an
+# assigned device; one row per step of tests/fuzz/fakehost-smoke.sh
+"$REPO/tests/fuzz/fakehost-smoke.sh" >"$logs/fakehost.log" 2>&1
+while read -r st row rest; do
+    case $st in
+    PASS | FAIL) result "$st" "fakehost-${row%:}" "$rest" ;;
+    esac
+done <"$logs/fakehost.log"
+grep -q '^fakehost-smoke: ' "$logs/fakehost.log" ||
+    result FAIL fakehost "fakehost-smoke.sh did not finish; log: .check/logs/fakehost.log"
+phase_end fakehost
 wait $e2e
 sed -n '/^== e2e results/,$p' "$logs/e2e.log" >&2
 phase_end e2e

@@ -16,6 +16,12 @@
 # driver unmaps a request's pages as one IOVA range, so that a 64 KiB
 # request's unmap is 16 TLBIs before one CMD_SYNC, the workload where
 # batching can merge commands (virtio-blk unmaps each page on its own).
+# m and m-off read an emulated virtio-blk of L1's QEMU instead (a disk image
+# in L1's tmpfs): m behind arm-smmuv3,accel=on with L0's edu assigned
+# beside it (so that a vIOMMU exists), m-off behind arm-smmuv3 with
+# accel=off and no assigned device; the emulated endpoint translates
+# through QEMU's SMMUv3 model in both, so m/m-off should be 1 (its
+# invalidations stay in QEMU: x-accel-cmds-local, no host ioctls).
 # L2 reads the disk with dd iflag=direct (each request maps and unmaps its
 # buffers).  The table: wall time in L2, MiB/s, the guest's invalidation
 # commands that reached QEMU's host side (a, b: x-accel-cmds-forwarded; c:
@@ -42,7 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${E2E_OUT:-$(cd "$here/../.." && pwd)/.check/bench}
 . "$here/lib.sh"
 
-VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,a-lazy,c-lazy,d-lazy,a-nvme,b-nvme}
+VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,a-lazy,c-lazy,d-lazy,a-nvme,b-nvme,m,m-off}
 IO=${BENCH_IO:-4096:4000,65536:1000}
 t0=$SECONDS
 E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
@@ -56,6 +62,10 @@ name() {
     *-lazy) m=", lazy" ;;
     *-nvme) m=", nvme, ril=off" ;;
     *-nomsi) m=", msi=off" ;;
+    esac
+    case $1 in
+    m) echo "$1 emulated blk, accel vSMMU"; return ;;
+    m-off) echo "$1 emulated blk, accel=off"; return ;;
     esac
     case $1 in
     a*) echo "$1 accel vSMMU$m" ;;
@@ -139,6 +149,7 @@ for w in ${IO//,/ }; do
     ratio "$bs" a-lazy d-lazy; ald=$R
     ratio "$bs" a-lazy c-lazy; alc=$R
     ratio "$bs" a-nvme b-nvme; arb=$R
+    ratio "$bs" m m-off; mmo=$R
     if has a && num "$(field a "$bs" batches)"; then
         pr=$(field a "$bs" prod) co=$(field a "$bs" cons) ot=$(field a "$bs" other) bat=$(field a "$bs" batches)
         tpb=$(div "$((pr + co + ot))" "$bat" %.3f)
@@ -155,6 +166,11 @@ for w in ${IO//,/ }; do
         esac
     fi
     num "$ald" && target "lazy (a)/(d) <= 1.15" "$(le "$ald" 1.15)" "$ald"
+    if has m && num "$(field m "$bs" secs)"; then
+        echo "  (m: the vSMMU's x-accel-ioctls $(field m "$bs" ioctls), x-accel-cmds-local $(field m "$bs" local), x-accel-cmds-forwarded $(field m "$bs" cmds) over the workload)"
+    fi
+    num "$mmo" && target "emulated blk (m)/(m-off) equal within noise (0.9..1.1)" \
+        "$(awk -v x="$mmo" 'BEGIN { print (x >= 0.9 && x <= 1.1) ? 1 : 0 }')" "$mmo"
     num "$alc" && target "lazy (a)/(c) <= 0.5" "$(le "$alc" 0.5)" "$alc"
     if [ "$bs" -ge 65536 ] && has a-nvme && num "$(field a-nvme "$bs" batches)"; then
         c=$(field a-nvme "$bs" cmds) i=$(field a-nvme "$bs" ioctls) bat=$(field a-nvme "$bs" batches)

@@ -95,9 +95,10 @@ fi
 # E2E_L2_KERNEL=<dir that l2-kernel.sh printed>, E2E_L2_DISK=<the raw image
 # behind L0's virtio-blk>.  L1 gets /l2/Image, /l2/initrd.cpio, AAVMF as
 # /l2/CODE.fd and /l2/VARS.fd (trailing zeros cut off; l2-run.sh grows them
-# back to 64 MiB), l2-run.sh, l2-bench.sh (`make bench`), l2-inject.sh and
-# the failure-injection library /lib/e2e-inject.so (inject.c), and
-# iommufd-reopen.  L2's initramfs: busybox,
+# back to 64 MiB), the first MiB of that disk as /l2/disk1m.raw (for the
+# disks L1's QEMU emulates), l2-run.sh, l2-bench.sh (`make bench`),
+# l2-inject.sh, l2-mixed.sh and the failure-injection library
+# /lib/e2e-inject.so (inject.c), and iommufd-reopen.  L2's initramfs: busybox,
 # l2-init.sh as /init, edudma, the modules and their load order, and the
 # md5 of the disk's first MiB.
 l2k=${E2E_L2_KERNEL:-}
@@ -119,6 +120,9 @@ if [ -n "$l2k" ]; then
     cp "$l2k"/modules/*.ko "$l2k/load-order" "$l2root/lib/modules/"
     if [ -n "${E2E_L2_DISK:-}" ]; then
         head -c 1048576 "$E2E_L2_DISK" | md5sum | cut -d' ' -f1 >"$l2root/etc/blk.md5"
+        # the same MiB for the disks L1's QEMU emulates (l2-run.sh's mixed
+        # run, l2-bench.sh's m variants): the same md5 check applies
+        head -c 1048576 "$E2E_L2_DISK" >"$root/l2/disk1m.raw"
     fi
     (cd "$l2root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$root/l2/initrd.cpio"
     cp "$l2k/Image" "$root/l2/Image"
@@ -137,6 +141,7 @@ open(sys.argv[2], "wb").write(data)' "$src" "$root/l2/$fw.fd"
     install -m 0755 "$here/l2-run.sh" "$root/bin/l2-run.sh"
     install -m 0755 "$here/l2-bench.sh" "$root/bin/l2-bench.sh"
     install -m 0644 "$here/l2-inject.sh" "$root/bin/l2-inject.sh"
+    install -m 0644 "$here/l2-mixed.sh" "$root/bin/l2-mixed.sh"
     # the failure-injection library l2-run.sh preloads into QEMU (inject)
     aarch64-linux-gnu-gcc -shared -fPIC -O2 -Wall -Wextra \
         -I"$work/include" -I"$TREE/linux-headers" \

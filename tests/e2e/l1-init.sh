@@ -55,11 +55,20 @@ if [ -n "$bench" ]; then
     # QEMU's nvme, for the -nvme variants (multi-page unmaps)
     NVME=$(find_pci 0x1b36:0x0010)
     [ -z "$NVME" ] || to_vfio "$NVME"
+    # the m variants (an emulated disk of L1's QEMU): m has L0's edu
+    # assigned beside it, so that the accelerated vSMMU has a vIOMMU
+    EDUB=
+    case ",$bench," in
+    *,m,* | *,m-*)
+        EDUB=$(find_pci 0x1234:0x11e8)
+        [ -z "$EDUB" ] || to_vfio "$EDUB"
+        ;;
+    esac
     echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null), nvme ${NVME:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$NVME/driver")" 2>/dev/null); workloads $bio"
     for v in $(echo "$bench" | tr ',' ' '); do
         echo "=== bench $v at L1 uptime $(up) s"
         dev=$BLK
-        case $v in *-nvme) dev=$NVME ;; esac
+        case $v in *-nvme) dev=$NVME ;; m | m-*) dev=$EDUB ;; esac
         # shellcheck disable=SC2086  # $bio: one argument per workload
         [ -n "$dev" ] && timeout 1200 /bin/l2-bench.sh "$v" "$dev" $bio
         echo "=== bench $v exit status $? at L1 uptime $(up) s"
@@ -148,6 +157,9 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         [ "$steps" != inject ] || { blk='' lim=$((lim + 1500)); }
         # churn1: the churn with edu alone (each unplug frees the vIOMMU)
         [ "$steps" != churn1 ] || { blk='' steps=churn; }
+        # mixed: edu is the only assigned device; the disk is L1's QEMU's
+        # own (emulated), L0's virtio-blk stays unused on vfio-pci
+        [ "$steps" != mixed ] || blk=''
         # e2e_churn=CYCLES:RESETS[:slow] (run.sh's E2E_CHURN): the churn
         # steps' counts, and 20 s a cycle, 60 s a reset more time
         churn=$(sed -n 's/.*e2e_churn=\([^ ]*\).*/\1/p' /proc/cmdline)

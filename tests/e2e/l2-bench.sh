@@ -11,8 +11,13 @@
 #   c  -device virtio-iommu-pci (QEMU maps/unmaps through iommufd for each
 #      of the guest's MAP/UNMAP requests)
 #   d  no vIOMMU in L2 (the limit)
-# The device sits behind a root port on pcie.0 in all four.  A variant may
-# carry a suffix:
+#   m  an emulated virtio-blk of L1's QEMU (a disk image in L1's tmpfs,
+#      whose first MiB is L0's disk's, the rest sparse, 1 GiB) behind
+#      -device arm-smmuv3,accel=on, with L0's edu assigned beside it (so that
+#      a vIOMMU exists; idle): the emulated endpoint's translation is QEMU's
+#      SMMUv3 model, its invalidations stay in QEMU (x-accel-cmds-local)
+# The device sits behind a root port on pcie.0 in all of them.  A variant
+# may carry a suffix:
 #   -lazy   L2 booted with iommu.strict=0 instead (DMA-FQ domains: unmaps
 #           are invalidated later, in batches, by the flush queue)
 #   -nvme   (a, b) L0's nvme instead of its virtio-blk, and the vSMMU with
@@ -23,9 +28,11 @@
 #           each page on its own: one TLBI per CMD_SYNC)
 #   -nomsi  (a) the vSMMU with msi=off: L2's driver polls CMDQ_CONS for its
 #           CMD_SYNCs instead of their MSI writes
+#   -off    (m) the same emulated virtio-blk behind -device arm-smmuv3
+#           (accel=off) and no assigned device: what m must match
 #
 # usage: l2-bench.sh VARIANT BLK_BDF WORKLOAD...  (BLK_BDF: the nvme's for
-#        the -nvme variants)
+#        the -nvme variants, edu's for m, unused for m-off)
 #   WORKLOAD  BS:COUNT, e.g. 4096:20000 (dd bs=BS count=COUNT iflag=direct)
 # BENCH_REPEAT (environment, default 1): timed runs of each workload; secs
 # is the fastest, walls all of them, the counts are the first run's.
@@ -44,10 +51,10 @@
 # call from there) and the rows
 # E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
 #
-# Counts: a and b read the vSMMU's counters (x-accel-cmds-forwarded,
+# Counts: a, b and m read the vSMMU's counters (x-accel-cmds-forwarded,
 # x-accel-ioctls, x-accel-batches, x-accel-errors, x-traps-cmdq-prod,
-# x-traps-cmdq-cons, x-traps-other) with qom-get over the QMP pipe before
-# and after.  c and d have no counters: QEMU's trace events
+# x-traps-cmdq-cons, x-traps-other; m also x-accel-cmds-local, as local=)
+# with qom-get over the QMP pipe before and after; m-off only the traps.  c and d have no counters: QEMU's trace events
 # virtio_iommu_map/unmap (the guest's requests), iommufd_backend_map_dma/
 # unmap_dma (the host ioctls) are logged to a file, but only for a second,
 # counted pass of the same
@@ -85,6 +92,7 @@ case $mode in
 lazy) strict=0 ;;
 nvme) smmuopt=",ril=off" blkarg=nvme ;;
 nomsi) smmuopt=",msi=off" ;;
+off) ;;
 *) echo "l2-bench.sh: variant $V: unknown suffix -$mode" >&2; exit 2 ;;
 esac
 case $base in
@@ -92,14 +100,29 @@ a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$smmuopt" ;;
 b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,x-accel-batching=off$smmuopt" ;;
 c) viommu="-device virtio-iommu-pci,id=viommu0" ;;
 d) viommu= ;;
-*) echo "l2-bench.sh: variant $V: want a, b, c or d" >&2; exit 2 ;;
+m)
+    accel=",accel=on"
+    [ "$mode" != off ] || accel=
+    viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0$accel" ;;
+*) echo "l2-bench.sh: variant $V: want a, b, c, d or m" >&2; exit 2 ;;
 esac
 case $base$mode in
-? | ?lazy | a* | b*) ;;
-*) echo "l2-bench.sh: variant $V: -$mode is for a or b" >&2; exit 2 ;;
+? | ?lazy | a* | b* | moff) ;;
+*) echo "l2-bench.sh: variant $V: -$mode is for a or b (-off: m)" >&2; exit 2 ;;
 esac
 dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp1"}'
-# shellcheck disable=SC2086  # $viommu is an option list
+# shellcheck disable=SC2089  # the JSON's quotes are QEMU's, kept literal
+if [ "$base" = m ]; then
+    # the emulated disk in L1's tmpfs (sparse beyond L0's first MiB) on
+    # rp1; m: L0's edu assigned on rp2
+    cp /l2/disk1m.raw "$d/disk.raw"
+    truncate -s 1G "$d/disk.raw"
+    viommu="$viommu -blockdev {\"driver\":\"file\",\"filename\":\"$d/disk.raw\",\"node-name\":\"mdisk\"}"
+    viommu="$viommu -blockdev {\"driver\":\"raw\",\"file\":\"mdisk\",\"node-name\":\"mraw\"}"
+    dev_blk='{"driver":"virtio-blk-pci","drive":"mraw","id":"vblk0","bus":"rp1","disable-legacy":"on","iommu_platform":true}'
+    [ "$mode" = off ] || viommu="$viommu -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2 -device {\"driver\":\"vfio-pci\",\"host\":\"$BLKDEV\",\"iommufd\":\"iommufd0\",\"id\":\"edu0\",\"bus\":\"rp2\"}"
+fi
+# shellcheck disable=SC2086,SC2090  # $viommu is an option list (JSON words)
 set -- -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256 \
     -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
@@ -167,14 +190,18 @@ trace_set() {  # trace_set true|false [EVENT...]: default $TEVENTS
 trace_on() { trace_set true; }
 # trace lines of event $1 ("name args", or "timestamp name args")
 tcount() { n=$(grep -cE "(^| )$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
-# the counts now: cmds ioctls batches errors maps prod cons other (one line)
-NF=8
+# the counts now: cmds ioctls batches errors maps prod cons other local
+# (one line)
+NF=9
 snap() {
-    case $base in
-    a | b) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
-        "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other)" ;;
-    c) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map) - - -" ;;
-    *) echo "- $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - - 0 0 0" ;;
+    case $base$mode in
+    a* | b*) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
+        "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other) -" ;;
+    m) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
+        "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other) $(counter x-accel-cmds-local)" ;;
+    moff) echo "- - - - - $(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other) -" ;;
+    c*) echo "$(tcount virtio_iommu_unmap) $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - $(tcount virtio_iommu_map) - - - -" ;;
+    *) echo "- $(($(tcount iommufd_backend_map_dma) + $(tcount iommufd_backend_unmap_dma))) - - - 0 0 0 -" ;;
     esac
 }
 diff_snap() {  # diff_snap "BEFORE" "AFTER" -> the differences ("-" kept)
@@ -288,11 +315,11 @@ if src con | grep -q '^E2E-RESULT blk PASS'; then
             extra="$extra tsecs=$W_SECS"
             trace_set false
         fi
-        # shellcheck disable=SC2086  # eight fields
+        # shellcheck disable=SC2086  # nine fields
         set -- $counts
-        echo "E2E-BENCH $V bs=$bs count=$n bytes=$bytes secs=$secs cmds=$1 ioctls=$2 batches=$3 errors=$4 maps=$5 prod=$6 cons=$7 other=$8$extra"
+        echo "E2E-BENCH $V bs=$bs count=$n bytes=$bytes secs=$secs cmds=$1 ioctls=$2 batches=$3 errors=$4 maps=$5 prod=$6 cons=$7 other=$8 local=$9$extra"
         if [ "$rc" = 0 ] && [ "$bytes" = $((bs * n)) ]; then
-            res "$bs" PASS "dd bs=$bs count=$n iflag=direct: $bytes bytes in $secs s; guest cmds $1, host ioctls $2, batches $3, errors $4, maps $5, traps prod $6 cons $7 other $8$extra"
+            res "$bs" PASS "dd bs=$bs count=$n iflag=direct: $bytes bytes in $secs s; guest cmds $1, host ioctls $2, batches $3, errors $4, maps $5, traps prod $6 cons $7 other $8, cmds local $9$extra"
         else
             res "$bs" FAIL "dd bs=$bs count=$n: rc=$rc bytes=$bytes secs=$secs (see the L2| lines)"
         fi

@@ -19,6 +19,17 @@
 #                  command queue errors since boot, then its latest such
 #                  line as "E2E-L2 KLOG-LAST ..." (l2-inject.sh)
 #   state          print "E2E-L2 STATE edu=<BDF|none>"
+#   eduat PORT     which edu the edu commands mean from now on: the one
+#                  below root port PORT (a BDF; "-": the first edu, as
+#                  before).  The mixed run (l2m) has two, both 1234:11e8:
+#                  one assigned from L0 and one emulated by L1's QEMU
+#   educheck PFX   the edu checks (edudma's all) on the eduat edu, rows
+#                  PFX-domain, PFX-dma, PFX-msi, PFX-unmap, PFX-fault
+#   blkchecks      the virtio-blk checks of "checks" alone
+#   blkstate       print "E2E-L2 BLK <BDF|none> vda=<yes|no>"
+#   waitblk SECS   wait for a virtio-blk and its /dev/vda (after a hot
+#                  plug), then blkstate
+#   blkread ROW    the md5 check of /dev/vda's first MiB again, row ROW
 #   waitedu SECS   wait for edu to appear (after a hot plug)
 #   edudma ROW     bind edu to vfio-pci and run a DMA check, row ROW-dma
 #   dmacheck ROW SEED  the same with the data pattern seeded by SEED (churn)
@@ -73,6 +84,24 @@ find_dev() {
     return 1
 }
 EDU=0x1234:0x11e8
+# eduat's root port: empty, the first edu (every run but l2m)
+EDU_AT=
+# find_edu: the edu the commands mean (see eduat)
+find_edu() {
+    [ -n "$EDU_AT" ] || { find_dev $EDU; return; }
+    for d in /sys/bus/pci/devices/*; do
+        [ -e "$d/vendor" ] || continue
+        [ "$(cat "$d/vendor"):$(cat "$d/device")" = "$EDU" ] || continue
+        # the device's parent in the sysfs tree is its root port
+        l=$(readlink "$d")
+        l=${l%/*}
+        if [ "${l##*/}" = "$EDU_AT" ]; then
+            basename "$d"
+            return 0
+        fi
+    done
+    return 1
+}
 BLK=0x1af4:0x1042  # virtio-blk, modern only (disable-legacy=on in L0)
 
 # the StreamID of a BDF: bus << 8 | devfn
@@ -130,24 +159,25 @@ smmu_events() {
     done
 }
 
-edu_checks() {
-    bdf=$(find_dev $EDU) || { res edu-domain FAIL "no edu (1234:11e8) in L2"; return; }
+edu_checks() {  # edu_checks [PREFIX]: rows PREFIX-* (default edu-*)
+    p=${1:-edu}
+    bdf=$(find_edu) || { res "$p-domain" FAIL "no edu (1234:11e8${EDU_AT:+ below $EDU_AT}) in L2"; return; }
     # under ACPI the IOMMU is set up when a driver binds (edu has none
     # before vfio-pci): the group and its default domain exist from then on
     if ! bind_vfio "$bdf"; then
-        res edu-domain FAIL "$bdf: vfio-pci did not bind"
+        res "$p-domain" FAIL "$bdf: vfio-pci did not bind"
         return
     fi
-    domain_row edu-domain "$bdf"
+    domain_row "$p-domain" "$bdf"
     # the RMR (direct) and SW_MSI windows L2's kernel knows for the group
-    echo "=== L2: edu reserved regions: $(tr '\n' ';' <"/sys/bus/pci/devices/$bdf/iommu_group/reserved_regions")"
+    echo "=== L2: $p reserved regions: $(tr '\n' ';' <"/sys/bus/pci/devices/$bdf/iommu_group/reserved_regions")"
     echo "=== L2: edudma $bdf (SID $(sid_of "$bdf"))"
-    /bin/edudma "$bdf" all edu >/tmp/edudma.out 2>&1
+    /bin/edudma "$bdf" all "$p" >/tmp/edudma.out 2>&1
     cat /tmp/edudma.out
     sid=$(sid_of "$bdf")
     # the deliberate faults must show up as events with edu's StreamID
     want=$(sed -n 's/^EDUDMA-FAULT //p' /tmp/edudma.out)
-    [ -n "$want" ] || { res edu-fault FAIL "edudma did not get to the fault step"; return; }
+    [ -n "$want" ] || { res "$p-fault" FAIL "edudma did not get to the fault step"; return; }
     i=0
     while :; do
         ev=$(smmu_events)
@@ -159,15 +189,32 @@ edu_checks() {
         sleep 1; i=$((i + 1))
     done
     if [ -z "$miss" ]; then
-        res edu-fault PASS "events (type sid iova): $(echo "$ev" | tr '\n' ';' | sed 's/;$//') for the faulting iovas $(echo $want)"
+        res "$p-fault" PASS "events (type sid iova): $(echo "$ev" | tr '\n' ';' | sed 's/;$//') for the faulting iovas $(echo $want)"
     else
-        res edu-fault FAIL "no event with SID $sid for iova$miss; events seen (type sid iova): $(echo "$ev" | tr '\n' ';')"
+        res "$p-fault" FAIL "no event with SID $sid for iova$miss; events seen (type sid iova): $(echo "$ev" | tr '\n' ';')"
     fi
 }
 
 # sum of the /proc/interrupts counts on lines that match a pattern
 irqs() {
     grep "$1" /proc/interrupts | awk '{ for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }'
+}
+
+# blk_read ROW: /dev/vda's first MiB, read from the device (not the page
+# cache), must have the md5 of L0's disk
+blk_read() {
+    echo 3 >/proc/sys/vm/drop_caches
+    rm -f /tmp/blk.sum
+    (dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum >/tmp/blk.sum) &
+    i=0
+    while [ ! -s /tmp/blk.sum ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
+    got=$(cut -d' ' -f1 /tmp/blk.sum 2>/dev/null)
+    exp=$(cat /etc/blk.md5)
+    if [ "$got" = "$exp" ]; then
+        res "$1" PASS "/dev/vda ($(cat /sys/block/vda/size) sectors): first 1 MiB md5 $got as written in L0"
+    else
+        res "$1" FAIL "/dev/vda first 1 MiB md5 '${got:-none, dd hung $i s}', want $exp"
+    fi
 }
 
 blk_checks() {
@@ -185,19 +232,8 @@ blk_checks() {
     fi
     sleep 1
     before=$(irqs virtio)
-    echo 3 >/proc/sys/vm/drop_caches
-    rm -f /tmp/blk.sum
-    (dd if=/dev/vda bs=65536 count=16 2>/dev/null | md5sum >/tmp/blk.sum) &
-    i=0
-    while [ ! -s /tmp/blk.sum ] && [ $i -lt 20 ]; do sleep 1; i=$((i + 1)); done
-    got=$(cut -d' ' -f1 /tmp/blk.sum 2>/dev/null)
-    exp=$(cat /etc/blk.md5)
+    blk_read blk-read
     after=$(irqs virtio)
-    if [ "$got" = "$exp" ]; then
-        res blk-read PASS "/dev/vda ($(cat /sys/block/vda/size) sectors): first 1 MiB md5 $got as written in L0"
-    else
-        res blk-read FAIL "/dev/vda first 1 MiB md5 '${got:-none, dd hung $i s}', want $exp"
-    fi
     msix=$(grep -c 'virtio.*-\(config\|req\)' /proc/interrupts)
     if [ "$msix" -ge 2 ] && [ "$after" -gt "$before" ]; then
         res blk-msix PASS "$msix virtio MSI-X vectors; counts $before -> $after over the read"
@@ -255,6 +291,36 @@ while read -r seq cmd arg; do
         edu_checks
         ;;
     smmu) smmu_row "$arg" ;;
+    eduat)
+        EDU_AT=$arg
+        [ "$arg" != - ] || EDU_AT=
+        echo "E2E-L2 EDUAT ${EDU_AT:-first} edu=$(find_edu || echo none)"
+        ;;
+    educheck) edu_checks "$arg" ;;
+    blkchecks) blk_checks ;;
+    blkstate)
+        v=no
+        [ -e /sys/block/vda ] && v=yes
+        echo "E2E-L2 BLK $(find_dev $BLK || echo none) vda=$v"
+        ;;
+    waitblk)
+        # a re-plugged virtio-blk: virtio_blk is loaded, its probe brings
+        # /dev/vda back
+        i=0
+        while { ! find_dev $BLK >/dev/null || [ ! -e /sys/block/vda ]; } && [ $i -lt $((arg * 5)) ]; do
+            usleep 200000; i=$((i + 1))
+        done
+        v=no
+        [ -e /sys/block/vda ] && v=yes
+        echo "E2E-L2 BLK $(find_dev $BLK || echo none) vda=$v after $((i / 5)) s"
+        ;;
+    blkread)
+        if [ -e /sys/block/vda ]; then
+            blk_read "$arg"
+        else
+            res "$arg" FAIL "no /dev/vda"
+        fi
+        ;;
     klog)
         # the SMMU driver's reports so far (kept across dmesg -c): events
         # (0x04 is C_BAD_STE) and command queue errors (CERROR_*)
@@ -262,14 +328,14 @@ while read -r seq cmd arg; do
         echo "E2E-L2 KLOG events=$(grep -c 'arm-smmu-v3.*event 0x[0-9a-f]* received' /tmp/dmesg.churn) cbadste=$(grep -c 'arm-smmu-v3.*event 0x04 received' /tmp/dmesg.churn) cmdqerr=$(grep -c 'arm-smmu-v3.*CMDQ error' /tmp/dmesg.churn)"
         grep 'arm-smmu-v3.*\(CMDQ error\|event 0x[0-9a-f]* received\)' /tmp/dmesg.churn | tail -n 1 | sed 's/^.*arm-smmu-v3 /E2E-L2 KLOG-LAST /'
         ;;
-    state) echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none)" ;;
+    state) echo "E2E-L2 STATE edu=$(find_edu || echo none)" ;;
     waitedu)
         i=0
-        while ! find_dev $EDU >/dev/null && [ $i -lt $((arg * 5)) ]; do usleep 200000; i=$((i + 1)); done
-        echo "E2E-L2 STATE edu=$(find_dev $EDU || echo none) after $i s"
+        while ! find_edu >/dev/null && [ $i -lt $((arg * 5)) ]; do usleep 200000; i=$((i + 1)); done
+        echo "E2E-L2 STATE edu=$(find_edu || echo none) after $i s"
         ;;
     edudma)
-        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+        if bdf=$(find_edu) && bind_vfio "$bdf"; then
             /bin/edudma "$bdf" dma-only "$arg"
         else
             res "$arg-dma" FAIL "no edu, or vfio-pci did not bind"
@@ -278,7 +344,7 @@ while read -r seq cmd arg; do
     dmacheck)
         # shellcheck disable=SC2086  # ROW SEED
         set -- $arg
-        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+        if bdf=$(find_edu) && bind_vfio "$bdf"; then
             /bin/edudma "$bdf" dma-only "$1" "$2"
         else
             res "$1-dma" FAIL "no edu, or vfio-pci did not bind"
@@ -287,7 +353,7 @@ while read -r seq cmd arg; do
     slotoff)
         # the slot whose address is edu's bus/device (pciehp's sysfs slot)
         s=
-        if bdf=$(find_dev $EDU); then
+        if bdf=$(find_edu); then
             for f in /sys/bus/pci/slots/*/address; do
                 [ "$(cat "$f")" = "${bdf%.*}" ] && s=${f%/address}
             done
@@ -309,7 +375,7 @@ while read -r seq cmd arg; do
     dmaload)
         rm -f /tmp/load.*
         : >/tmp/load.ok; : >/tmp/load.bad; : >/tmp/load.blk
-        if bdf=$(find_dev $EDU) && bind_vfio "$bdf"; then
+        if bdf=$(find_edu) && bind_vfio "$bdf"; then
             (
                 i=0
                 while :; do

@@ -25,12 +25,22 @@
 #          inject: edu only (no BLK_BDF), QEMU under the failure-injection
 #                 library (inject.c); the edu checks, then l2-inject.sh's
 #                 matrix of host ioctl failures, then the leak check
+#          mixed: (FORM pxb, no BLK_BDF) assigned and emulated endpoints
+#                 behind one arm-smmuv3,accel=on, all in libvirt's JSON
+#                 -device form: edu assigned on rp1, and from this QEMU a
+#                 virtio-blk (a raw image in L1's tmpfs whose first MiB is
+#                 L0's disk's) on rp2 and an emulated edu on rp3; the checks
+#                 of both edus and the disk, then l2-mixed.sh (host calls,
+#                 hot plug of an emulated device, the assigned edu's unplug
+#                 and re-plug beside the emulated ones), then the leak check
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
 # msi-poll,
 # unplug, replug, replug-dma, reset-boot, reset-smmu, reset-dma,
 # [churn-hotplug, churn-reset,] [inject-<ioctl>..., inject,] exit, leak
-# [, churn-leak].
+# [, churn-leak]; mixed: also emu-domain, emu-dma, emu-msi, emu-unmap,
+# emu-fault (the emulated edu), host-calls, emu-unplug, emu-replug,
+# emu-replug-read, edu-unplug-mixed, emu-dma-alone, edu-replug-mixed.
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
 Q=/bin/qemu-system-aarch64
@@ -58,8 +68,30 @@ truncate -s 64M "$d/CODE.fd" "$d/VARS.fd"
 
 dev_edu='{"driver":"vfio-pci","host":"'$EDU'","iommufd":"iommufd0","id":"edu0","bus":"rp1"}'
 dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp2"}'
-case $FORM in
-pxb)
+# mixed: the emulated endpoints, L1's QEMU's own: virtio-blk (modern only,
+# 1af4:1042 as L0's; DMA through the vSMMU) on a -blockdev node, which
+# outlives a device_del (a -drive would go with its device), and an edu
+dev_vblk='{"driver":"virtio-blk-pci","drive":"l2m-format","id":"vblk0","bus":"rp2","addr":"0x0","disable-legacy":"on","iommu_platform":true}'
+dev_emu='{"driver":"edu","id":"emu0","bus":"rp3","addr":"0x0"}'
+# and the root ports they sit on in L2 (pxb-pcie's bus 1)
+RP_EDU=0000:01:00.0 RP_EMU=0000:01:02.0
+case $STEPS:$FORM in
+mixed:*)
+    # the disk: L0's first MiB (packed by initramfs.sh), grown to L0's
+    # 4 MiB
+    cp /l2/disk1m.raw "$d/disk.raw"
+    truncate -s 4M "$d/disk.raw"
+    # libvirt's form of pxb-pcie, the vSMMU and the root ports (JSON
+    # without spaces: one word each)
+    topo='-device {"driver":"pxb-pcie","bus_nr":1,"id":"pcie.1","bus":"pcie.0"}
+          -device {"driver":"arm-smmuv3","primary-bus":"pcie.1","id":"smmuv3.1","accel":true}
+          -device {"driver":"pcie-root-port","port":8,"chassis":1,"id":"rp1","bus":"pcie.1","addr":"0x0"}
+          -device {"driver":"pcie-root-port","port":9,"chassis":2,"id":"rp2","bus":"pcie.1","addr":"0x1"}
+          -device {"driver":"pcie-root-port","port":10,"chassis":3,"id":"rp3","bus":"pcie.1","addr":"0x2"}
+          -blockdev {"driver":"file","filename":"'$d/disk.raw'","node-name":"l2m-storage","read-only":false}
+          -blockdev {"node-name":"l2m-format","read-only":false,"driver":"raw","file":"l2m-storage"}
+          -trace enable=smmuv3_accel_viommu_alloc -trace enable=smmuv3_accel_viommu_free' ;;
+*:pxb)
     topo="-device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0
           -device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on
           -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1
@@ -82,6 +114,7 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -trace enable=smmuv3_accel_block -trace enable=iommufd_cdev_detach_ioas_hwpt \
     -trace enable=iommufd_cdev_attach_ioas_hwpt -D "$d/trace.log"
 [ -z "$BLKDEV" ] || set -- "$@" -device "$dev_blk"
+[ "$STEPS" != mixed ] || set -- "$@" -device "$dev_vblk" -device "$dev_emu"
 echo "=== $TAG: L2 VMM: $Q $*"
 
 t0=$(up)
@@ -140,7 +173,7 @@ relay() {
     src con | grep '^E2E-RESULT ' | tail -n +$((relayed + 1)) |
         sed "s/^E2E-RESULT /E2E-RESULT $TAG-/" | while read -r line; do
         case $line in
-        *-msi\ FAIL*)
+        *-edu-msi\ FAIL*)
             # where did the MSI write go?  A host (L1) fault on edu in the
             # MSI window says: through L2's stage 1, but not to a doorbell
             h=$(dmesg_run | grep "F_TRANSLATION client: $EDU .* iova: 0x80[0-9a-f]\{5\} " | tail -n 1)
@@ -214,7 +247,23 @@ checks=checks
 [ -n "$BLKDEV" ] || checks=educhecks
 traps
 traps0=$TRAPS
-l2 $checks || echo "=== $TAG: '$checks' did not finish in $T_CMD s"
+if [ "$STEPS" = mixed ]; then
+    # two edus, told apart by their root ports: the assigned one's checks
+    # (rows edu-*), the emulated disk's (blk-*), the emulated edu's (emu-*);
+    # the emulated edu's faults are the SMMU model's, none from the host's
+    # vEVENTQ (x-accel-events, checked in l2-mixed.sh's host-calls)
+    checks="the mixed checks"
+    # shellcheck disable=SC2034  # EV0, EV1: l2-mixed.sh's
+    for c in "smmu smmu-probe" "eduat $RP_EDU" "educheck edu" blkchecks \
+             "eduat $RP_EMU" "educheck emu"; do
+        [ "$c" != "educheck emu" ] || { qom x-accel-events; EV0=$QOM; }
+        # shellcheck disable=SC2086  # COMMAND ARG
+        l2 $c || echo "=== $TAG: '$c' did not finish in $T_CMD s"
+        [ "$c" != "educheck emu" ] || { qom x-accel-events; EV1=$QOM; }
+    done
+else
+    l2 $checks || echo "=== $TAG: '$checks' did not finish in $T_CMD s"
+fi
 traps
 traps1=$TRAPS
 relay
@@ -411,6 +460,12 @@ if [ "$STEPS" = churn ]; then
     else
         res churn-reset FAIL "$ran/$nrst resets run, $nrok with load running and the post-reset DMA check passed${why:+; stopped at $why}; loads:$loads; $timing"
     fi
+fi
+
+# ---- emulated and assigned endpoints side by side (l2-mixed.sh) -----------
+if [ "$STEPS" = mixed ]; then
+    . /bin/l2-mixed.sh
+    relay
 fi
 
 # ---- host failure injection (l2-inject.sh) ----------------------------------

@@ -28,7 +28,8 @@
 #   E2E_L1_APPEND=...   extra L1 kernel arguments
 #   E2E_L0_TRACE=EV,... L0's trace events to log (e.g. the emulated host
 #                       SMMU's walks), into logs/l0-guest-errors.log
-#   E2E_L2=kvm|full|off stage 2 (default kvm): L1 runs the series' arm64
+#   E2E_L2=kvm|full|inject|mixed|off
+#                       stage 2 (default kvm): L1 runs the series' arm64
 #                       QEMU as a real VMM for L2, a stock Debian kernel
 #                       under UEFI, with edu and virtio-blk from L0 assigned
 #                       through L1's vfio-pci + iommufd behind the
@@ -37,10 +38,13 @@
 #                       plug and system_reset; l2b-*: arm-smmuv3-accel on
 #                       pcie.0; l2i-*: edu alone behind arm-smmuv3,accel=on,
 #                       QEMU under a failure-injection library, the matrix
-#                       of host ioctl failures, l2-inject.sh); full adds
+#                       of host ioctl failures, l2-inject.sh; l2m-*:
+#                       assigned edu beside an emulated virtio-blk and an
+#                       emulated edu of L1's QEMU, behind one
+#                       arm-smmuv3,accel=on, l2-mixed.sh); full adds
 #                       l2tcg-* (L2 on TCG inside L1, minutes; `make
-#                       e2e-full`); inject: only l2i-* (`make inject`); off
-#                       skips (rows SKIP)
+#                       e2e-full`); inject: only l2i-* (`make inject`);
+#                       mixed: only l2m-*; off skips (rows SKIP)
 #   E2E_CHURN=C:R[:slow] `make churn`: two L2 runs instead of the others,
 #                       l2-* (edu and virtio-blk) and l2s-* (edu alone, so
 #                       each unplug frees the vEVENTQ and the vIOMMU), each
@@ -84,6 +88,12 @@ L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
                blk-domain blk-read blk-msix msi-poll)
 L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug unplug-abort replug replug-dma reset-boot
               reset-smmu reset-dma)
+# the mixed run (l2m): assigned edu, emulated virtio-blk and emulated edu
+# (emu-*) behind one accelerated vSMMU, then l2-mixed.sh's rows
+L2_MIXED_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
+               blk-domain blk-read blk-msix emu-domain emu-dma emu-msi emu-unmap
+               emu-fault msi-poll host-calls emu-unplug emu-replug emu-replug-read
+               edu-unplug-mixed emu-dma-alone edu-replug-mixed)
 # l2-inject.sh's rows (one per ioctl, then the matrix)
 L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
                 inject-vdevice-alloc inject-veventq-alloc inject-attach
@@ -91,12 +101,14 @@ L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
                 inject-attach-abort inject)
 L2_MODE=${E2E_L2:-kvm}
 case $L2_MODE in
-kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject) ;;
+kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
+               l2m:kvm:pxb:mixed) ;;
 full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
-                l2tcg:tcg:pxb:full) ;;
+                l2m:kvm:pxb:mixed l2tcg:tcg:pxb:full) ;;
 inject) L2_SPECS=(l2i:kvm:pxb:inject) ;;
+mixed) L2_SPECS=(l2m:kvm:pxb:mixed) ;;
 off) L2_SPECS=() ;;
-*) echo "E2E_L2=$L2_MODE: want kvm, full, inject or off" >&2; exit 2 ;;
+*) echo "E2E_L2=$L2_MODE: want kvm, full, inject, mixed or off" >&2; exit 2 ;;
 esac
 CHURN=${E2E_CHURN:-}
 if [ -n "$CHURN" ]; then
@@ -144,6 +156,8 @@ l2_rows() {
             for r in "${L2_FULL_ROWS[@]}"; do
                 case $r in blk-*) ;; *) echo "$tag-$r" ;; esac
             done
+        elif [ "$steps" = mixed ]; then
+            for r in "${L2_MIXED_ROWS[@]}"; do echo "$tag-$r"; done
         elif [ "$steps" = inject ]; then
             # edu alone: the basic rows without the disk, then the matrix
             for r in "${L2_BASIC_ROWS[@]}" "${L2_INJECT_ROWS[@]}"; do

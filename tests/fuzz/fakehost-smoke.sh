@@ -1,0 +1,447 @@
+#!/bin/bash
+# The accelerated SMMUv3's host calls without a host: the series' QEMU
+# (build/qemu-system-aarch64) runs under -accel qtest with the fake iommufd
+# + VFIO host of fakehost.c preloaded, an arm-smmuv3,accel=on on pcie.0 and
+# a fake vfio-pci device (fd passing, as libvirt does) at 00:01.0, StreamID
+# 8.  This script is the guest: over the qtest protocol (QEMU's stdin and
+# stdout, a bash coprocess) it writes a stream table, an STE, a CD and
+# commands into guest memory and SMMU registers, and tells the preload
+# (its control file) which host calls to fail and which events to raise.
+# It checks what reached the fake host (its log) and what the guest saw.
+#
+# usage: fakehost-smoke.sh         prints PASS/FAIL lines, exits 1 on a FAIL
+# FAKEHOST_* variables of fakehost.c in the environment reach the preload
+# (e.g. FAKEHOST_FAIL="IOMMU_VEVENTQ_ALLOC 1 ENOMEM" must make rows FAIL)
+# QEMU=<binary>      default: build/qemu-system-aarch64 of this repository
+# FAKEHOST_SO=<so>   default: /tmp/fakehost.so, built from fakehost.c when
+#                    older than it
+# OUT=<dir>          default: /tmp/fakehost-smoke: host-call log (host.log),
+#                    control file (ctl), QEMU's trace (trace.log), stderr
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+QEMU=${QEMU:-$repo/build/qemu-system-aarch64}
+SO=${FAKEHOST_SO:-/tmp/fakehost.so}
+OUT=${OUT:-/tmp/fakehost-smoke}
+
+fails=0
+pass() { echo "PASS $1: $2"; }
+fail() { echo "FAIL $1: $2"; fails=$((fails + 1)); }
+
+if [ ! -f "$SO" ] || [ "$here/fakehost.c" -nt "$SO" ]; then
+    nice -n 19 gcc -shared -fPIC -O2 -Wall -Werror \
+        -I"$repo/qemu/linux-headers" -o "$SO" "$here/fakehost.c" -ldl || {
+        fail build "gcc fakehost.c"
+        exit 1
+    }
+fi
+[ -x "$QEMU" ] || { fail start "no QEMU at $QEMU"; exit 1; }
+
+mkdir -p "$OUT"
+log=$OUT/host.log ctl=$OUT/ctl trace=$OUT/trace.log err=$OUT/stderr
+rm -f "$log" "$ctl" "$trace" "$err"
+: >"$ctl"
+
+SMMU=0x0c000000         # the first dynamic sysbus device of virt
+STRTAB=0x40000000       # linear stream table, 256 entries
+CMDQ=0x40010000         # 256 commands
+EVTQ=0x40020000         # 128 events
+CD=0x40030000           # the device's context descriptor
+SID=8                   # 00:01.0
+ASID=1                  # the ASID of its CD
+VFIO_FD=20
+IOMMUFD_FD=21
+
+# The fds 20 and 21 are made by the preload when QEMU loads it: only QEMU
+# gets it, not nice or env.
+coproc QT {
+    exec nice -n 19 env LD_PRELOAD="$SO" FAKEHOST_LOG="$log" \
+        FAKEHOST_CTL="$ctl" FAKEHOST_VFIO_FD=$VFIO_FD \
+        FAKEHOST_IOMMUFD_FD=$IOMMUFD_FD \
+        "$QEMU" -M virt,gic-version=3,highmem=off -accel qtest \
+        -qtest stdio -qtest-log /dev/null -display none -nodefaults -m 256M \
+        -object iommufd,id=iommufd0,fd=$IOMMUFD_FD \
+        -device arm-smmuv3,primary-bus=pcie.0,accel=on,id=smmu0 \
+        -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0 \
+        -trace 'enable=smmuv3_accel_*' -trace 'enable=smmuv3_forward_event' \
+        -trace 'enable=smmuv3_record_event' -trace 'enable=iommufd_backend_*' \
+        -D "$trace" 2>"$err"
+}
+qpid=$QT_PID
+qin=${QT[1]} qout=${QT[0]}
+
+# A qtest command and its answer, in $ans ("OK ..."), at most 20 s
+ans=
+q() {
+    ans="(no answer)"
+    { printf '%s\n' "$*" >&"$qin"; } 2>/dev/null || return 1
+    IFS= read -r -t 20 ans <&"$qout" || ans="(no answer)"
+}
+hex() { printf '0x%x' "$1"; }
+w32() { q writel "$(hex "$1")" "$(hex "$2")"; }
+w64() { q writeq "$(hex "$1")" "$(hex "$2")"; }
+# rd ADDR: $val is the 32-bit value read
+val=0
+rd() {
+    q readl "$(hex "$1")"
+    case $ans in
+    "OK 0x"*) val=$((${ans#OK })) ;;
+    *) val=-1 ;;
+    esac
+}
+reg() { echo $((SMMU + $1)); }
+
+# Control lines for the preload, numbered as it requires
+gen=0
+ctl() { gen=$((gen + 1)); echo "$gen $*" >>"$ctl"; }
+
+# The host-call log from line $mark on: what the last step did
+mark=1
+step() { mark=$(($(wc -l <"$log") + 1)); }
+since() { tail -n "+$mark" "$log"; }
+# the log line of @1's calls since the mark, matching @2 (first or count)
+first() { since | grep " $1 " | grep -m1 -e "$2"; }
+count() { since | grep " $1 " | grep -c -e "$2"; }
+
+# Commands: cmd WORD0 WORD1 [WORD2 WORD3] at the next slot; go publishes
+prod=0
+cmd() {
+    local a=$((CMDQ + (prod % 256) * 16))
+    w32 $a "$1"; w32 $((a + 4)) "$2"; w32 $((a + 8)) "${3:-0}"
+    w32 $((a + 12)) "${4:-0}"
+    prod=$((prod + 1))
+}
+go() { w32 "$(reg 0x98)" $prod; }
+# event N of the guest's event queue: "TYPE SID" and $evaddr (its word 4)
+event() {
+    local a=$((EVTQ + ($1 % 128) * 32)) t
+    rd $a; t=$((val & 0xff)); rd $((a + 4))
+    ev="$(hex $t) $(hex $val)"
+    rd $((a + 16)); evaddr=$(hex $val)
+}
+# wait up to 3 s for EVENTQ_PROD to differ from @1
+eprod=0
+wait_eprod() {
+    local i=0
+    rd "$(reg 0xa8)"; eprod=$val
+    while [ "$eprod" = "$1" ] && [ $i -lt 30 ]; do
+        sleep 0.1; i=$((i + 1))
+        rd "$(reg 0xa8)"; eprod=$val
+    done
+}
+ste() {  # ste WORD0 WORD2: the device's STE (words 1 and 3 zero)
+    local a=$((STRTAB + SID * 64))
+    w32 $a "$1"; w32 $((a + 4)) 0; w32 $((a + 8)) "$2"; w32 $((a + 12)) 0
+}
+gerror_ack() { rd "$(reg 0x60)"; w32 "$(reg 0x64)" $val; }
+# the errors GERROR shows and GERRORN has not acknowledged, in $val
+gerror_active() {
+    local g
+    rd "$(reg 0x60)"; g=$val; rd "$(reg 0x64)"; val=$((g ^ val))
+}
+
+# 1. Realize: the fake device bound and attached, the vIOMMU allocated
+q readl "$(hex $((SMMU + 0x1c)))"
+if [ "$ans" != "OK 0x0000000000000001" ]; then
+    fail start "AIDR reads '$ans': $(tail -n 3 "$err" | tr '\n' ' ')"
+    exit 1
+fi
+pass start "QEMU up under the preload, AIDR=1"
+mark=1
+bind=$(first VFIO_DEVICE_BIND_IOMMUFD '= 0')
+viommu=$(first IOMMU_VIOMMU_ALLOC '= 0')
+nested=$(count IOMMU_HWPT_ALLOC 'nested out_hwpt')
+s2=$(first IOMMU_HWPT_ALLOC 'nest_parent')
+if [ -n "$bind" ] && [ -n "$viommu" ] && [ -n "$s2" ] && [ "$nested" = 2 ]; then
+    pass realize "bind, NEST_PARENT S2, vIOMMU, abort+bypass nested HWPTs: $viommu"
+else
+    fail realize "bind='$bind' s2='$s2' viommu='$viommu' nested=$nested"
+fi
+byp=$(since | grep VFIO_DEVICE_ATTACH_IOMMUFD_PT | tail -n 1)
+case $byp in
+*"(nested bypass) = 0") pass gbpa "SMMU disabled, GBPA bypass: $byp" ;;
+*) fail gbpa "last attach: '$byp'" ;;
+esac
+
+# 2. A stage-1 STE for the device, its CD (valid, ASID 1), then the SMMU,
+# its command queue and event queue enabled: the vDEVICE, the nested HWPT
+# and the vEVENTQ appear
+cda=$CD
+w32 $cda 0x80000010; w32 $((cda + 4)) $(((ASID << 16) | 0x200))
+w64 $((cda + 8)) 0x40040000
+ste $((CD | 0xb)) 0xd4
+w64 "$(reg 0x80)" $STRTAB
+w32 "$(reg 0x88)" 8
+w64 "$(reg 0x90)" $((CMDQ | 8))
+w64 "$(reg 0xa0)" $((EVTQ | 7))
+step
+w32 "$(reg 0x20)" 0xd                   # SMMUEN | EVENTQEN | CMDQEN
+vdev=$(first IOMMU_VDEVICE_ALLOC "virt_id=$(hex $SID) .*= 0")
+s1=$(first IOMMU_HWPT_ALLOC '(s1) nested .*= 0')
+s1id=$(echo "$s1" | sed -n 's/.*out_hwpt=\([0-9]*\).*/\1/p')
+att=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT "pt=${s1id:-none} .*(nested s1) = 0")
+veq=$(first IOMMU_VEVENTQ_ALLOC '= 0')
+if [ -n "$vdev" ] && [ -n "$s1" ] && [ -n "$att" ]; then
+    pass nested-ste "$vdev; $s1; $att"
+else
+    fail nested-ste "vdevice='$vdev' hwpt='$s1' attach='$att': $(since | tr '\n' ';')"
+fi
+if [ -n "$veq" ]; then
+    pass veventq-alloc "$veq"
+else
+    fail veventq-alloc "no IOMMU_VEVENTQ_ALLOC on EVENTQEN: $(since | tr '\n' ';')"
+fi
+
+# 3. One host call per CMD_SYNC batch: CFGI_STE (QEMU's own, the unchanged
+# STE reuses its HWPT), CFGI_CD, TLBI_NH_VA and TLBI_NH_ASID of ASID 1
+step
+cmd 0x03 $SID                            # CFGI_STE
+cmd 0x05 $SID 1                          # CFGI_CD, SSID 0, leaf
+cmd 0x12 $((ASID << 16)) 0x1000          # TLBI_NH_VA ASID 1, VA 0x1000
+cmd 0x11 $((ASID << 16))                 # TLBI_NH_ASID 1
+cmd 0x46 0                               # CMD_SYNC
+go
+rd "$(reg 0x9c)"; cons=$val; rd "$(reg 0x60)"; gerror=$val
+inv=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
+ninv=$(count IOMMU_HWPT_INVALIDATE .)
+nalloc=$(count IOMMU_HWPT_ALLOC .)
+case $inv in
+*"n=3 ops=0x05,0x12,0x11 out=3 = 0")
+    if [ "$ninv" = 1 ] && [ "$cons" = $prod ] && [ "$gerror" = 0 ] && [ "$nalloc" = 0 ]; then
+        pass invalidate-batch "CONS=$cons GERROR=0, 1 call: $inv"
+    else
+        fail invalidate-batch "CONS=$cons (want $prod) GERROR=$gerror calls=$ninv allocs=$nalloc: $inv"
+    fi ;;
+*) fail invalidate-batch "CONS=$cons GERROR=$gerror: ${inv:-no IOMMU_HWPT_INVALIDATE}" ;;
+esac
+
+# TLBI_NH_ALL alone: one call of one entry; then an ASID no assigned
+# device uses (7): no host call at all
+step
+cmd 0x10 0
+cmd 0x46 0
+go
+one=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
+step
+cmd 0x11 $((7 << 16))
+cmd 0x46 0
+go
+other=$(count IOMMU_HWPT_INVALIDATE .)
+rd "$(reg 0x9c)"; cons=$val
+case $one in
+*"n=1 ops=0x10 out=1 = 0")
+    if [ "$other" = 0 ] && [ "$cons" = $prod ]; then
+        pass invalidate-filter "TLBI_NH_ALL: $one; TLBI_NH_ASID 7 (no host ASID): no host call, CONS=$cons"
+    else
+        fail invalidate-filter "TLBI_NH_ASID 7 made $other host calls, CONS=$cons (want $prod)"
+    fi ;;
+*) fail invalidate-filter "TLBI_NH_ALL: '${one:-no call}'" ;;
+esac
+
+# 4. Host events: three F_TRANSLATIONs written into the vEVENTQ reach the
+# guest's event queue with the vSID
+rd "$(reg 0xa8)"; before=$val
+step
+ctl event 3 0x10 -1 0x5000
+wait_eprod "$before"
+sleep 0.3
+rd "$(reg 0xa8)"; eprod=$val
+event "$before"
+written=$(first event 'n=3')
+if [ $(((eprod & 0xff) - (before & 0xff))) = 3 ] &&
+   [ "$ev" = "0x10 $(hex $SID)" ] && [ "$evaddr" = 0x5000 ]; then
+    pass vevent "3 host records -> EVENTQ_PROD $(hex "$before") -> $(hex "$eprod"), first: type 0x10 sid $(hex $SID) addr $evaddr ($written)"
+else
+    fail vevent "EVENTQ_PROD $(hex "$before") -> $(hex "$eprod"), event '$ev' addr $evaddr; host: ${written:-nothing written}"
+fi
+
+# the host's lost-events header: EVENTQ_PROD.OVFLG toggles
+before=$eprod
+ctl lost
+wait_eprod "$before"
+if [ $(((eprod ^ before) >> 31)) = 1 ]; then
+    pass vevent-lost "LOST_EVENTS: EVENTQ_PROD $(hex "$before") -> $(hex "$eprod") (OVFLG)"
+else
+    fail vevent-lost "LOST_EVENTS: EVENTQ_PROD $(hex "$before") -> $(hex "$eprod")"
+fi
+# acknowledge the overflow, consume the events
+w32 "$(reg 0xac)" $(((eprod & 0xff) | (eprod & 0x80000000)))
+# a gap in the host's sequence numbers is lost events too: the record
+# arrives, and OVFLG toggles again
+before=$eprod
+ctl skip 5
+ctl event 1
+wait_eprod "$before"
+sleep 0.2
+rd "$(reg 0xa8)"; eprod=$val
+if [ $(((eprod ^ before) >> 31)) = 1 ] &&
+   [ $(((eprod & 0xff) - (before & 0xff))) = 1 ]; then
+    pass vevent-gap "sequence gap of 5: EVENTQ_PROD $(hex "$before") -> $(hex "$eprod") (one record, OVFLG)"
+else
+    fail vevent-gap "sequence gap: EVENTQ_PROD $(hex "$before") -> $(hex "$eprod")"
+fi
+w32 "$(reg 0xac)" $(((eprod & 0xff) | (eprod & 0x80000000)))
+
+# 5. The host refuses an invalidation (EIO, twice: the batch, then the
+# command alone that QEMU retries): GERROR.CMDQ_ERR, CERROR_ILL, CONS on
+# the batch's first command
+step
+ctl fail IOMMU_HWPT_INVALIDATE 1 EIO 2
+sleep 0.05
+at=$prod
+cmd 0x12 $((ASID << 16)) 0x2000
+cmd 0x11 $((ASID << 16))
+cmd 0x46 0
+go
+gerror_active; gerror=$val; rd "$(reg 0x9c)"; cons=$val
+calls=$(since | grep ' IOMMU_HWPT_INVALIDATE id=' | sed 's/.*ops=//' | tr '\n' ';')
+if [ $((gerror & 1)) = 1 ] && [ $((cons & 0xff)) = $at ] &&
+   [ $(((cons >> 24) & 0x7f)) = 1 ]; then
+    pass invalidate-eio "active GERROR=$(hex "$gerror") CMDQ_CONS=$(hex "$cons") (ERR=CERROR_ILL at $at); host: $calls"
+else
+    fail invalidate-eio "active GERROR=$(hex "$gerror") CMDQ_CONS=$(hex "$cons") (want CMDQ_ERR, ERR 1, index $at); host: $calls"
+fi
+# the guest acknowledges: QEMU resumes at CONS, the host takes both now
+step
+gerror_ack
+rd "$(reg 0x9c)"; cons=$val
+resent=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
+case $resent in
+*"n=2 ops=0x12,0x11 out=2 = 0")
+    if [ $((cons & 0xff)) = $prod ]; then
+        pass invalidate-resume "GERRORN ack: CONS=$(hex "$cons"), $resent"
+    else
+        fail invalidate-resume "CONS=$(hex "$cons") (want $prod)"
+    fi ;;
+*) fail invalidate-resume "CONS=$(hex "$cons"), host: ${resent:-nothing}" ;;
+esac
+
+# Partial failure: the host cannot convert the second entry (TLBI_NH_VA
+# here) and says it handled one: QEMU must stop exactly on it
+step
+ctl badcmd 0x12 EIO
+sleep 0.05
+at=$prod
+cmd 0x11 $((ASID << 16))
+cmd 0x12 $((ASID << 16)) 0x3000
+cmd 0x10 0
+cmd 0x46 0
+go
+gerror_active; gerror=$val; rd "$(reg 0x9c)"; cons=$val
+calls=$(since | grep ' IOMMU_HWPT_INVALIDATE id=' | sed 's/.* n=//' | tr '\n' ';')
+if [ $((gerror & 1)) = 1 ] && [ $((cons & 0xff)) = $((at + 1)) ] &&
+   [ $(((cons >> 24) & 0x7f)) = 1 ]; then
+    pass invalidate-partial "CMDQ_CONS=$(hex "$cons"): stopped on entry 2 of 3 (index $((at + 1))), CERROR_ILL; host: $calls"
+else
+    fail invalidate-partial "active GERROR=$(hex "$gerror") CMDQ_CONS=$(hex "$cons") (want index $((at + 1)), ERR 1); host: $calls"
+fi
+ctl clear
+sleep 0.05
+gerror_ack
+rd "$(reg 0x9c)"; cons=$val
+[ $((cons & 0xff)) = $prod ] || fail invalidate-partial "after the ack CONS=$(hex "$cons") (want $prod)"
+
+# 6. The host refuses a new STE's nested HWPT: the device is aborted and
+# the guest gets C_BAD_STE; the same STE again, once the host accepts it,
+# is installed
+rd "$(reg 0xa8)"; before=$val
+step
+ctl fail IOMMU_HWPT_ALLOC 1 ENOMEM
+sleep 0.05
+ste $((CD | 0xb)) 0x94                   # S1CSH outer shareable: new data
+cmd 0x03 $SID
+cmd 0x46 0
+go
+wait_eprod "$before"
+event "$before"
+refused=$(first IOMMU_HWPT_ALLOC 'injected')
+abort=$(since | grep VFIO_DEVICE_ATTACH_IOMMUFD_PT | tail -n 1)
+if [ -n "$refused" ] && [ "$ev" = "0x4 $(hex $SID)" ] &&
+   [ "${abort%%(nested abort) = 0}" != "$abort" ]; then
+    pass hwpt-alloc-fail "$refused -> C_BAD_STE sid $(hex $SID) in the guest queue, device on the abort HWPT"
+else
+    fail hwpt-alloc-fail "alloc '$refused', event '$ev' (EVENTQ_PROD $(hex "$before") -> $(hex "$eprod")), last attach '$abort'"
+fi
+step
+cmd 0x03 $SID
+cmd 0x46 0
+go
+again=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')
+if [ -n "$again" ]; then
+    pass hwpt-alloc-retry "CFGI_STE again: $again"
+else
+    fail hwpt-alloc-retry "no stage-1 attach: $(since | tr '\n' ';')"
+fi
+
+# 7. The host refuses the attach of a new STE: abort, C_BAD_STE
+rd "$(reg 0xa8)"; before=$val
+step
+ctl fail VFIO_DEVICE_ATTACH_IOMMUFD_PT 1 EBUSY
+sleep 0.05
+ste $((CD | 0xb)) 0xd4
+cmd 0x03 $SID
+cmd 0x46 0
+go
+wait_eprod "$before"
+event "$before"
+refused=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT 'injected')
+abort=$(since | grep VFIO_DEVICE_ATTACH_IOMMUFD_PT | tail -n 1)
+freed=$(count IOMMU_DESTROY 'hwpt_nested.*= 0')
+if [ -n "$refused" ] && [ "$ev" = "0x4 $(hex $SID)" ] &&
+   [ "${abort%%(nested abort) = 0}" != "$abort" ] && [ "$freed" -ge 1 ]; then
+    pass attach-fail "$refused -> abort HWPT, C_BAD_STE, $freed nested HWPT(s) freed"
+else
+    fail attach-fail "attach '$refused', event '$ev', last attach '$abort', freed $freed"
+fi
+
+# 8. The event queue disabled: QEMU stops its reader, closes the fd, then
+# destroys the vEVENTQ (the host refuses the other order)
+step
+w32 "$(reg 0x20)" 0x9                    # SMMUEN | CMDQEN
+sleep 0.2
+closed=$(first close 'veventq=')
+destroyed=$(first IOMMU_DESTROY '(veventq) = 0')
+if [ -n "$closed" ] && [ -n "$destroyed" ] &&
+   [ "$(since | grep -n -e 'close veventq' | cut -d: -f1)" -lt \
+     "$(since | grep -n -e '(veventq) = 0' | cut -d: -f1)" ]; then
+    pass veventq-free "$closed; then $destroyed"
+else
+    fail veventq-free "close '$closed', destroy '$destroyed': $(since | tr '\n' ';')"
+fi
+# events written now find no queue
+step
+ctl event 1
+sleep 0.1
+if [ -z "$(first event 'type=')" ]; then
+    pass veventq-none "no vEVENTQ, nothing written"
+else
+    fail veventq-none "$(first event .)"
+fi
+
+# 9. Every host call that failed was made to fail (apart from the probes
+# whose errors QEMU expects): QEMU used the uAPI as the kernel wants it
+mark=1
+bad=$(since | grep -e ' = -E' | grep -v -e injected \
+      -e ' badcmd = -E' -e 'IOMMU_IOAS_IOVA_RANGES .*-EMSGSIZE' -e 'VFIO_DEVICE_FEATURE .*-ENOTTY')
+if [ -z "$bad" ]; then
+    pass uapi "no host call refused that was not injected ($(wc -l <"$log") log lines)"
+else
+    fail uapi "$(echo "$bad" | head -n 3 | tr '\n' ';')"
+fi
+
+# QEMU must still be alive; it ignores the end of its qtest input, so it
+# is stopped with SIGTERM (a clean exit: the preload logs what is alive)
+if kill -0 "$qpid" 2>/dev/null; then
+    pass alive "QEMU survived every injected failure"
+else
+    fail alive "QEMU died: $(tail -n 3 "$err" | tr '\n' ' ')"
+fi
+kill "$qpid" 2>/dev/null
+wait "$qpid" 2>/dev/null
+
+echo "host calls: $log; QEMU trace: $trace; stderr: $err"
+if [ $fails -gt 0 ]; then
+    echo "fakehost-smoke: $fails FAIL"
+    exit 1
+fi
+echo "fakehost-smoke: all PASS"

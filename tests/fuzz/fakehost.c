@@ -1,0 +1,1977 @@
+/*
+ * A fake Linux iommufd + VFIO host for the series' QEMU: an LD_PRELOAD
+ * library that answers, without any kernel behind it, every ioctl an
+ * accelerated arm-smmuv3 (accel=on) and one vfio-pci device on iommufd
+ * make.  With it, qemu-system-aarch64 under -accel qtest gets its vIOMMU,
+ * vDEVICE, nested HWPTs, invalidations and vEVENTQ on any x86 machine, so
+ * the accelerated host-call paths can be tested and fuzzed without a host
+ * SMMU (tests/e2e/inject.c is the preload that wraps the real kernel; this
+ * one replaces it).
+ *
+ * What it fakes
+ *   - /dev/iommu: open() (open64, __open64_2, openat64) returns a fake
+ *     iommufd (a memfd the library owns); $FAKEHOST_IOMMUFD_FD=N makes fd N
+ *     one at load time, for "-object iommufd,id=iommufd0,fd=N".
+ *   - a VFIO cdev device per fd in $FAKEHOST_VFIO_FD=M[,M2...], created
+ *     at load time, for "-device vfio-pci,fd=M,iommufd=iommufd0,id=..."
+ *     (as libvirt passes a pre-opened cdev).  It is a PCIe endpoint with
+ *     QEMU's edu IDs (1234:11e8): a 4 KiB config space with a PCIe
+ *     capability (FLR), BAR0 of 4 KiB (not mmap-able: QEMU reads and
+ *     writes it with pread/pwrite, answered here), no ROM, no INTx, no MSI.
+ *   - the iommufd objects, with the checks of Linux 7.1 that matter for
+ *     QEMU's use (../shared/docs/kernel-iommufd-smmuv3.md): IOAS, paging
+ *     HWPT (NEST_PARENT), vIOMMU, vDEVICE (unique virt_id, one per device),
+ *     nested HWPT (the vSTE legality of arm_smmu_validate_vste: -EIO),
+ *     attach (a stage-1 vSTE needs the device's vDEVICE: -ENOENT),
+ *     vEVENTQ (one per vIOMMU; its fd is a SOCK_SEQPACKET socket the
+ *     library writes records into), HWPT_INVALIDATE on the vIOMMU (the
+ *     opcodes arm_vsmmu_convert_user_cmd accepts, vSIDs that must name a
+ *     vDEVICE, entry_num written back: the index of the failing entry),
+ *     and DESTROY (-EBUSY while anything holds the object, as the kernel's
+ *     refcounts do; a vEVENTQ is taken as busy while QEMU holds its fd,
+ *     the order QEMU's teardown assumes; close() of that fd is watched).
+ *   - IOMMU_GET_HW_INFO answers type ARM_SMMUV3 with the ID registers the
+ *     kernel reported for QEMU's own emulated SMMU (doc §1.2), which fit
+ *     what the vSMMU advertises; $FAKEHOST_IDR="idr0,...,idr5[,iidr,aidr]"
+ *     and $FAKEHOST_HW_CAPS (out_capabilities, default 0x8: no ATS)
+ *     replace them.
+ * Every other fd is passed through to libc untouched.
+ *
+ * How to control it
+ *   $FAKEHOST_LOG    file that gets a line per faked call, e.g.
+ *                        17 IOMMU_HWPT_INVALIDATE id=3 n=2 ops=0x12,0x11 = 0 out=2
+ *                    (sequence, name, arguments, "= 0" or "= -ERRNO", what
+ *                    came out), and a line per injected failure and event.
+ *   $FAKEHOST_CTL    control file, polled every 10 ms and on each faked
+ *                    call; each line starts with a number GEN, lines are
+ *                    acted on once, in order of GEN (append lines with a
+ *                    growing GEN):
+ *       GEN fail NAME N ERRNO [C [OUT]]
+ *              fail the N-th call of NAME (counted from this line) and the
+ *              C-1 after it with ERRNO; OUT is the entry_num an
+ *              IOMMU_HWPT_INVALIDATE reports handled (default 0)
+ *       GEN badcmd OPCODE ERRNO
+ *              every invalidation entry with this opcode fails as the
+ *              kernel fails a command it cannot convert: the call returns
+ *              ERRNO with entry_num = the entry's index
+ *       GEN event K [TYPE [SID [ADDR]]]
+ *              write K records into every vEVENTQ: event TYPE (default
+ *              0x10, F_TRANSLATION), StreamID SID (default: the virt_id of
+ *              the vIOMMU's first vDEVICE), input address ADDR
+ *       GEN lost   a LOST_EVENTS header into every vEVENTQ
+ *       GEN skip N the next record's sequence jumps by N (lost events)
+ *       GEN clear  forget every fail and badcmd line
+ *   $FAKEHOST_FAIL   "NAME N ERRNO [C [OUT]]", a fail line in force from the
+ *                    start (for the calls of realize)
+ *   $FAKEHOST_EVENT_MS  P: one F_TRANSLATION record into every vEVENTQ
+ *                    every P ms
+ * NAME is an ioctl name (IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+ * ...), or pread/pwrite for the device's regions; ERRNO a name (ENOMEM,
+ * EINVAL, EIO, EBUSY, ENOENT, EOPNOTSUPP, ETIMEDOUT, EFAULT, ENODEV,
+ * EPERM, EEXIST, ENOSPC) or a number.
+ *
+ * Build: gcc -shared -fPIC -O2 -Wall -Werror -I qemu/linux-headers \
+ *            -o /tmp/fakehost.so tests/fuzz/fakehost.c -ldl
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/iommufd.h>
+#include <linux/vfio.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Not in every copy of the headers */
+#ifndef IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED
+#define IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED (1ULL << 3)
+#endif
+
+/* What the kernel accepts (Linux 7.1, doc §1.6, §1.8, §1.9) */
+#define VSTE0_ALLOWED   (0x3fULL | (((1ULL << 52) - 1) & ~0x3fULL) | \
+                         (0x1fULL << 59))
+#define VSTE1_ALLOWED   (0xffULL | (1ULL << 27) | (3ULL << 28))
+#define INVAL_ENTRY_NUM_MAX     (1U << 19)
+#define VEVENTQ_MAX_DEPTH       (1U << 19)
+/* VFIO's region offsets, as vfio-pci places them */
+#define REGION_SHIFT    40
+#define CFG_SIZE        4096
+#define BAR0_SIZE       4096
+/* the PCIe capability of the fake endpoint */
+#define CAP_EXP         0x40
+
+#define MAX_OBJS        1024
+#define MAX_FAKES       32
+#define MAX_RULES       16
+#define MAX_DEVS        4
+
+enum {
+    OBJ_FREE, OBJ_DEVICE, OBJ_IOAS, OBJ_HWPT_PAGING, OBJ_HWPT_NESTED,
+    OBJ_VIOMMU, OBJ_VDEVICE, OBJ_VEVENTQ,
+};
+static const char *const obj_names[] = {
+    "free", "device", "ioas", "hwpt_paging", "hwpt_nested", "viommu",
+    "vdevice", "veventq",
+};
+
+typedef struct FakeDev FakeDev;
+
+typedef struct Obj {
+    int type;
+    int ifd;            /* the iommufd it belongs to */
+    uint32_t parent;    /* what it holds: IOAS, S2 HWPT, vIOMMU */
+    unsigned users;     /* what holds it: children, attached devices */
+    uint32_t flags;
+    uint64_t ste[2];    /* nested HWPT: the vSTE */
+    uint32_t dev_id;    /* vDEVICE: its device */
+    uint64_t virt_id;   /* vDEVICE: the vSID */
+    int wfd, rfd;       /* vEVENTQ: our end; QEMU's (-1 once closed) */
+    uint32_t depth, seq;
+    uint64_t maps, bytes;       /* IOAS: what is mapped */
+    FakeDev *dev;       /* device */
+    uint32_t vdev_id;   /* device: its vDEVICE */
+    uint32_t attached;  /* device: the HWPT it is attached to */
+} Obj;
+
+struct FakeDev {
+    int fd;
+    bool bound;
+    uint32_t dev_id;
+    uint8_t cfg[CFG_SIZE];
+    uint8_t wmask[CFG_SIZE];
+    uint8_t bar0[BAR0_SIZE];
+};
+
+enum { FAKE_IOMMUFD = 1, FAKE_VFIO };
+typedef struct Fake {
+    int fd;
+    int kind;
+    FakeDev *dev;
+} Fake;
+
+typedef struct Rule {
+    int name;           /* index into names[], -1: badcmd */
+    unsigned long nth, count, seen;
+    int err;
+    uint32_t out;       /* HWPT_INVALIDATE: entry_num reported */
+    int opcode;         /* badcmd */
+} Rule;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int (*real_ioctl)(int, unsigned long, ...);
+static int (*real_close)(int);
+static ssize_t (*real_pread64)(int, void *, size_t, off_t);
+static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
+static int (*real_open64)(const char *, int, ...);
+static int (*real_openat64)(int, const char *, int, ...);
+static int (*real___open64_2)(const char *, int);
+
+static Obj objs[MAX_OBJS];
+static uint32_t next_id = 1;
+static Fake fakes[MAX_FAKES];
+static FakeDev devs[MAX_DEVS];
+static int ndevs;
+static Rule rules[MAX_RULES];
+static int nrules;
+static long last_gen = -1;
+static unsigned long seqno;
+static int log_fd = -1;
+static uint32_t skip_seq;
+static uint32_t hw_idr[8] = {
+    0x0d44101b, 0x02730010, 0, 0x00001414, 0, 0x00000074, 0, 1,
+};
+static uint64_t hw_caps = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+
+
+/* The calls that can be counted and failed, by name */
+#define CALLS(X) \
+    X(IOMMU_DESTROY) X(IOMMU_IOAS_ALLOC) X(IOMMU_IOAS_ALLOW_IOVAS) \
+    X(IOMMU_IOAS_COPY) X(IOMMU_IOAS_IOVA_RANGES) X(IOMMU_IOAS_MAP) \
+    X(IOMMU_IOAS_MAP_FILE) X(IOMMU_IOAS_UNMAP) X(IOMMU_OPTION) \
+    X(IOMMU_VFIO_IOAS) X(IOMMU_HWPT_ALLOC) X(IOMMU_GET_HW_INFO) \
+    X(IOMMU_HWPT_SET_DIRTY_TRACKING) X(IOMMU_HWPT_GET_DIRTY_BITMAP) \
+    X(IOMMU_HWPT_INVALIDATE) X(IOMMU_FAULT_QUEUE_ALLOC) \
+    X(IOMMU_VIOMMU_ALLOC) X(IOMMU_VDEVICE_ALLOC) \
+    X(IOMMU_IOAS_CHANGE_PROCESS) X(IOMMU_VEVENTQ_ALLOC) \
+    X(IOMMU_HW_QUEUE_ALLOC) \
+    X(VFIO_DEVICE_GET_INFO) X(VFIO_DEVICE_GET_REGION_INFO) \
+    X(VFIO_DEVICE_GET_IRQ_INFO) X(VFIO_DEVICE_SET_IRQS) \
+    X(VFIO_DEVICE_RESET) X(VFIO_DEVICE_GET_PCI_HOT_RESET_INFO) \
+    X(VFIO_DEVICE_PCI_HOT_RESET) X(VFIO_DEVICE_FEATURE) \
+    X(VFIO_DEVICE_BIND_IOMMUFD) X(VFIO_DEVICE_ATTACH_IOMMUFD_PT) \
+    X(VFIO_DEVICE_DETACH_IOMMUFD_PT)
+
+enum {
+#define X(n) C_##n,
+    CALLS(X)
+#undef X
+    C_PREAD, C_PWRITE, C_UNKNOWN, C_COUNT
+};
+
+static const struct {
+    unsigned long req;
+    const char *name;
+} names[C_COUNT] = {
+#define X(n) [C_##n] = { n, #n },
+    CALLS(X)
+#undef X
+    [C_PREAD] = { 0, "pread" },
+    [C_PWRITE] = { 0, "pwrite" },
+    [C_UNKNOWN] = { 0, "ioctl" },
+};
+
+static const struct {
+    int err;
+    const char *name;
+} errs[] = {
+    { ENOMEM, "ENOMEM" }, { EINVAL, "EINVAL" }, { EIO, "EIO" },
+    { EBUSY, "EBUSY" }, { ENOENT, "ENOENT" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+    { ETIMEDOUT, "ETIMEDOUT" }, { EFAULT, "EFAULT" }, { ENODEV, "ENODEV" },
+    { EPERM, "EPERM" }, { EEXIST, "EEXIST" }, { ENOSPC, "ENOSPC" },
+    { ENOTTY, "ENOTTY" }, { EMSGSIZE, "EMSGSIZE" }, { EBADF, "EBADF" },
+};
+
+static const char *err_name(int err)
+{
+    static char buf[16];
+
+    for (unsigned i = 0; i < ARRAY_SIZE(errs); i++) {
+        if (errs[i].err == err) {
+            return errs[i].name;
+        }
+    }
+    snprintf(buf, sizeof(buf), "%d", err);
+    return buf;
+}
+
+static int parse_err(const char *s)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(errs); i++) {
+        if (!strcmp(errs[i].name, s)) {
+            return errs[i].err;
+        }
+    }
+    return atoi(s) > 0 ? atoi(s) : 0;
+}
+
+/* A line of the log, built piece by piece (lock held) */
+typedef struct Buf {
+    char b[2048];
+    size_t n;
+} Buf;
+
+static void bp(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bp(Buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int r;
+
+    if (b->n >= sizeof(b->b) - 1) {
+        return;
+    }
+    va_start(ap, fmt);
+    r = vsnprintf(b->b + b->n, sizeof(b->b) - b->n, fmt, ap);
+    va_end(ap);
+    if (r > 0) {
+        b->n = b->n + r < sizeof(b->b) ? b->n + r : sizeof(b->b) - 1;
+    }
+}
+
+static void log_buf(Buf *b)
+{
+    if (log_fd < 0) {
+        return;
+    }
+    bp(b, "\n");
+    /* a short write shows as a damaged line, which the tests report */
+    if (write(log_fd, b->b, b->n) < 0) {
+        return;
+    }
+}
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    Buf b = { .n = 0 };
+    va_list ap;
+    int r;
+
+    va_start(ap, fmt);
+    r = vsnprintf(b.b, sizeof(b.b) - 1, fmt, ap);
+    va_end(ap);
+    if (r > 0) {
+        b.n = (size_t)r < sizeof(b.b) - 1 ? (size_t)r : sizeof(b.b) - 2;
+        log_buf(&b);
+    }
+}
+
+/* Fake fds and objects */
+
+static Fake *fake_find(int fd)
+{
+    for (int i = 0; i < MAX_FAKES; i++) {
+        if (fakes[i].kind && fakes[i].fd == fd) {
+            return &fakes[i];
+        }
+    }
+    return NULL;
+}
+
+static Fake *fake_add(int fd, int kind, FakeDev *dev)
+{
+    for (int i = 0; i < MAX_FAKES; i++) {
+        if (!fakes[i].kind) {
+            fakes[i] = (Fake) { .fd = fd, .kind = kind, .dev = dev };
+            return &fakes[i];
+        }
+    }
+    return NULL;
+}
+
+static Obj *obj_get(int ifd, uint32_t id, int type)
+{
+    if (!id || id >= MAX_OBJS || objs[id].type == OBJ_FREE ||
+        objs[id].ifd != ifd || (type && objs[id].type != type)) {
+        return NULL;
+    }
+    return &objs[id];
+}
+
+/* ids grow, as long as they last, so that a stale id is never valid again */
+static uint32_t obj_new(int ifd, int type)
+{
+    uint32_t id = 0;
+
+    if (next_id < MAX_OBJS) {
+        id = next_id++;
+    } else {
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            if (objs[i].type == OBJ_FREE) {
+                id = i;
+                break;
+            }
+        }
+    }
+    if (id) {
+        objs[id] = (Obj) { .type = type, .ifd = ifd, .wfd = -1, .rfd = -1 };
+    }
+    return id;
+}
+
+static void obj_hold(int ifd, uint32_t id)
+{
+    if (obj_get(ifd, id, 0)) {
+        objs[id].users++;
+    }
+}
+
+static void obj_put(int ifd, uint32_t id)
+{
+    if (obj_get(ifd, id, 0) && objs[id].users) {
+        objs[id].users--;
+    }
+}
+
+/* Free @id; what it held is released */
+static void obj_free(uint32_t id)
+{
+    Obj *o = &objs[id];
+
+    obj_put(o->ifd, o->parent);
+    if (o->type == OBJ_VEVENTQ && o->wfd >= 0) {
+        real_close(o->wfd);
+    }
+    if (o->type == OBJ_VDEVICE) {
+        Obj *d = obj_get(o->ifd, o->dev_id, OBJ_DEVICE);
+
+        if (d) {
+            d->vdev_id = 0;
+            obj_put(o->ifd, o->dev_id);
+        }
+    }
+    o->type = OBJ_FREE;
+}
+
+static const char *ste_cfg(const uint64_t ste[2])
+{
+    if (!(ste[0] & 1)) {
+        return "invalid";
+    }
+    switch ((ste[0] >> 1) & 7) {
+    case 0:
+        return "abort";
+    case 4:
+        return "bypass";
+    case 5:
+        return "s1";
+    default:
+        return "other";
+    }
+}
+
+/* The objects still alive, for the log: what leaked at @why */
+static void log_alive(int ifd, const char *why)
+{
+    Buf b = { .n = 0 };
+    int n = 0;
+
+    bp(&b, "%s alive:", why);
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        if (objs[i].type != OBJ_FREE && (ifd < 0 || objs[i].ifd == ifd) &&
+            objs[i].type != OBJ_DEVICE) {
+            bp(&b, " %s=%u", obj_names[objs[i].type], i);
+            n++;
+        }
+    }
+    if (!n) {
+        bp(&b, " none");
+    }
+    log_buf(&b);
+}
+
+/* The fake endpoint */
+
+static void cfg_put(FakeDev *d, int off, int len, uint32_t val, uint32_t wmask)
+{
+    for (int i = 0; i < len; i++) {
+        d->cfg[off + i] = val >> (8 * i);
+        d->wmask[off + i] = wmask >> (8 * i);
+    }
+}
+
+static void dev_init(FakeDev *d, int fd)
+{
+    memset(d, 0, sizeof(*d));
+    d->fd = fd;
+    cfg_put(d, 0x00, 2, 0x1234, 0);             /* vendor: QEMU's edu */
+    cfg_put(d, 0x02, 2, 0x11e8, 0);
+    cfg_put(d, 0x04, 2, 0, 0x0407);             /* IO, MEM, master, INTx off */
+    cfg_put(d, 0x06, 2, 0x0010, 0);             /* capability list */
+    cfg_put(d, 0x08, 4, 0x00ff0010, 0);         /* class ff, revision 10 */
+    cfg_put(d, 0x0c, 2, 0, 0xffff);             /* cache line, latency */
+    cfg_put(d, 0x10, 4, 0, ~(BAR0_SIZE - 1));   /* BAR0: 32-bit memory */
+    cfg_put(d, 0x2c, 2, 0x1af4, 0);             /* subsystem */
+    cfg_put(d, 0x2e, 2, 0x1100, 0);
+    cfg_put(d, 0x34, 1, CAP_EXP, 0);
+    cfg_put(d, 0x3c, 1, 0, 0xff);               /* no INTx pin */
+    /*
+     * PCIe capability v2, endpoint, with FLR so that QEMU resets it with
+     * VFIO_DEVICE_RESET rather than a bus reset (hot reset info)
+     */
+    cfg_put(d, CAP_EXP + 0x00, 2, 0x0010, 0);
+    cfg_put(d, CAP_EXP + 0x02, 2, 0x0002, 0);
+    cfg_put(d, CAP_EXP + 0x04, 4, 0x10008000, 0);
+    cfg_put(d, CAP_EXP + 0x08, 2, 0x2810, 0xffff);
+    cfg_put(d, CAP_EXP + 0x0c, 4, 0x00000011, 0);   /* 2.5 GT/s x1 */
+    cfg_put(d, CAP_EXP + 0x10, 2, 0, 0xffff);
+    cfg_put(d, CAP_EXP + 0x12, 2, 0x0011, 0);
+    cfg_put(d, CAP_EXP + 0x28, 2, 0, 0xffff);
+    cfg_put(d, CAP_EXP + 0x2c, 4, 0x00000002, 0);
+    cfg_put(d, CAP_EXP + 0x30, 2, 0x0001, 0xffff);
+    /* BAR0 register 0: edu's identification */
+    d->bar0[0] = 0xed;
+    d->bar0[3] = 0x01;
+}
+
+static FakeDev *dev_new(int fd)
+{
+    if (ndevs >= MAX_DEVS) {
+        return NULL;
+    }
+    dev_init(&devs[ndevs], fd);
+    return &devs[ndevs++];
+}
+
+static Obj *dev_obj(FakeDev *d)
+{
+    return d->bound ? &objs[d->dev_id] : NULL;
+}
+
+/* vEVENTQ records */
+
+/* the vSID the host reports a vIOMMU's events with: its first vDEVICE's */
+static uint64_t first_vsid(int ifd, uint32_t viommu)
+{
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        if (objs[i].type == OBJ_VDEVICE && objs[i].ifd == ifd &&
+            objs[i].parent == viommu) {
+            return objs[i].virt_id;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Write @k records into every vEVENTQ QEMU still reads, in messages of at
+ * most 64 records: QEMU reads 64 at a time, and a SOCK_SEQPACKET read
+ * returns one message, as the kernel's read returns whole records.
+ */
+static void inject_events(unsigned k, uint32_t type, long long sid,
+                          uint64_t addr)
+{
+    enum { REC = sizeof(struct iommufd_vevent_header) +
+                 sizeof(struct iommu_vevent_arm_smmuv3) };
+    uint8_t buf[64 * REC];
+
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        Obj *q = &objs[i];
+        unsigned done = 0;
+        uint64_t vsid;
+
+        if (q->type != OBJ_VEVENTQ) {
+            continue;
+        }
+        if (q->rfd < 0) {
+            logf_("%lu event veventq=%u: its fd is closed, nothing written",
+                  ++seqno, i);
+            continue;
+        }
+        vsid = sid >= 0 ? (uint64_t)sid : first_vsid(q->ifd, q->parent);
+        while (done < k) {
+            unsigned n = k - done < 64 ? k - done : 64;
+            uint32_t first_seq = 0;
+
+            for (unsigned j = 0; j < n; j++) {
+                struct iommufd_vevent_header h = { .flags = 0 };
+                struct iommu_vevent_arm_smmuv3 e;
+
+                q->seq = (q->seq + skip_seq) & INT32_MAX;
+                skip_seq = 0;
+                h.sequence = q->seq;
+                if (!j) {
+                    first_seq = q->seq;
+                }
+                q->seq = (q->seq + 1) & INT32_MAX;
+                /* evt[0]: event id [7:0], StreamID [63:32]; [2]/[3]: IA, IPA */
+                e.evt[0] = (uint64_t)type | (vsid << 32);
+                e.evt[1] = 0;
+                e.evt[2] = addr;
+                e.evt[3] = addr;
+                memcpy(buf + j * REC, &h, sizeof(h));
+                memcpy(buf + j * REC + sizeof(h), &e, sizeof(e));
+            }
+            if (send(q->wfd, buf, n * REC, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                logf_("%lu event veventq=%u n=%u: %s, dropped", ++seqno, i, n,
+                      err_name(errno));
+                break;
+            }
+            logf_("%lu event veventq=%u n=%u type=0x%x sid=0x%" PRIx64
+                  " addr=0x%" PRIx64 " seq=%u", ++seqno, i, n, type, vsid,
+                  addr, first_seq);
+            done += n;
+        }
+    }
+}
+
+/* The header the kernel appends once its queue overflowed */
+static void inject_lost(void)
+{
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        Obj *q = &objs[i];
+        struct iommufd_vevent_header h = {
+            .flags = IOMMU_VEVENTQ_FLAG_LOST_EVENTS,
+        };
+
+        if (q->type != OBJ_VEVENTQ || q->rfd < 0) {
+            continue;
+        }
+        h.sequence = q->seq;
+        if (send(q->wfd, &h, sizeof(h), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            logf_("lost veventq=%u: %s", i, err_name(errno));
+        } else {
+            logf_("%lu lost veventq=%u seq=%u", ++seqno, i, q->seq);
+        }
+    }
+}
+
+/* Control */
+
+static int name_index(const char *s)
+{
+    for (int i = 0; i < C_COUNT; i++) {
+        if (names[i].name && !strcmp(names[i].name, s)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* "NAME N ERRNO [C [OUT]]" */
+static void take_fail(const char *args, const char *line)
+{
+    char name[64], err[32];
+    unsigned long n, c = 1, out = 0;
+    Rule r = { .opcode = -1 };
+
+    if (sscanf(args, "%63s %lu %31s %lu %lu", name, &n, err, &c, &out) < 3 ||
+        (r.name = name_index(name)) < 0 || !(r.err = parse_err(err)) ||
+        !n || !c || nrules >= MAX_RULES) {
+        logf_("bad control line: %s", line);
+        return;
+    }
+    r.nth = n;
+    r.count = c;
+    r.out = out;
+    rules[nrules++] = r;
+    logf_("ctl fail %s call %lu (+%lu) with %s out=%lu", name, n, c - 1,
+          err_name(r.err), out);
+}
+
+static void take_line(const char *line)
+{
+    char verb[16];
+    long gen;
+    int off = 0;
+    const char *args;
+
+    if (sscanf(line, "%ld %15s %n", &gen, verb, &off) < 2 || gen <= last_gen) {
+        return;
+    }
+    last_gen = gen;
+    args = line + off;
+    if (!strcmp(verb, "fail")) {
+        take_fail(args, line);
+    } else if (!strcmp(verb, "badcmd")) {
+        unsigned op;
+        char err[32];
+        Rule r = { .name = -1 };
+
+        if (sscanf(args, "%i %31s", (int *)&op, err) != 2 ||
+            !(r.err = parse_err(err)) || nrules >= MAX_RULES) {
+            logf_("bad control line: %s", line);
+            return;
+        }
+        r.opcode = op & 0xff;
+        rules[nrules++] = r;
+        logf_("ctl badcmd 0x%02x with %s", r.opcode, err_name(r.err));
+    } else if (!strcmp(verb, "event")) {
+        unsigned k = 1, type = 0x10;
+        long long sid = -1;
+        unsigned long long addr = 0x1000;
+
+        sscanf(args, "%u %i %lli %lli", &k, (int *)&type, &sid, &addr);
+        inject_events(k, type, sid, addr);
+    } else if (!strcmp(verb, "lost")) {
+        inject_lost();
+    } else if (!strcmp(verb, "skip")) {
+        skip_seq = strtoul(args, NULL, 0);
+        logf_("ctl skip %u", skip_seq);
+    } else if (!strcmp(verb, "clear")) {
+        nrules = 0;
+        logf_("ctl clear");
+    } else {
+        logf_("bad control line: %s", line);
+    }
+}
+
+/* Act on the control file's new lines (lock held) */
+static void poll_ctl(void)
+{
+    static char buf[65536];
+    const char *path = getenv("FAKEHOST_CTL");
+    ssize_t n;
+    int fd;
+    char *p, *nl;
+
+    if (!path || !real_open64) {
+        return;
+    }
+    fd = real_open64(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    real_close(fd);
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = 0;
+    /* only whole lines: the writer may be half-way through one */
+    for (p = buf; (nl = strchr(p, '\n')); p = nl + 1) {
+        *nl = 0;
+        take_line(p);
+    }
+}
+
+/* The failure to inject into this call of @name, 0 if none */
+static int rule_check(int name, uint32_t *out)
+{
+    int err = 0;
+
+    for (int i = 0; i < nrules; i++) {
+        Rule *r = &rules[i];
+
+        if (r->name != name) {
+            continue;
+        }
+        r->seen++;
+        if (!err && r->seen >= r->nth && r->seen < r->nth + r->count) {
+            err = r->err;
+            *out = r->out;
+        }
+    }
+    return err;
+}
+
+/* set when a badcmd line made the call fail, for the log */
+static bool badcmd_hit;
+
+static int badcmd_check(uint8_t op)
+{
+    for (int i = 0; i < nrules; i++) {
+        if (rules[i].name == -1 && rules[i].opcode == op) {
+            badcmd_hit = true;
+            return rules[i].err;
+        }
+    }
+    return 0;
+}
+
+/* iommufd */
+
+/* Print the arguments first, then fail if told to: the log shows both */
+#define INJECT() do { if (inj) { return -inj; } } while (0)
+
+typedef struct Call {
+    Fake *f;
+    void *arg;
+    Buf *b;
+    int inj;            /* errno to inject, 0: none */
+    uint32_t inj_out;   /* HWPT_INVALIDATE: entry_num to report */
+} Call;
+
+static int h_destroy(Call *c)
+{
+    struct iommu_destroy *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj;
+    Obj *o;
+
+    bp(c->b, " id=%u", a->id);
+    o = obj_get(ifd, a->id, 0);
+    if (o) {
+        bp(c->b, " (%s)", obj_names[o->type]);
+    }
+    INJECT();
+    if (!o || o->type == OBJ_DEVICE) {
+        return -ENOENT;
+    }
+    if (o->users) {
+        bp(c->b, " users=%u", o->users);
+        return -EBUSY;
+    }
+    /* the queue's file holds it, as QEMU's teardown order assumes */
+    if (o->type == OBJ_VEVENTQ && o->rfd >= 0) {
+        bp(c->b, " fd=%d still open", o->rfd);
+        return -EBUSY;
+    }
+    obj_free(a->id);
+    return 0;
+}
+
+static int h_ioas_alloc(Call *c)
+{
+    struct iommu_ioas_alloc *a = c->arg;
+    int inj = c->inj;
+    uint32_t id;
+
+    INJECT();
+    if (a->flags) {
+        return -EOPNOTSUPP;
+    }
+    id = obj_new(c->f->fd, OBJ_IOAS);
+    if (!id) {
+        return -ENOSPC;
+    }
+    a->out_ioas_id = id;
+    bp(c->b, " out_ioas=%u", id);
+    return 0;
+}
+
+static int h_iova_ranges(Call *c)
+{
+    /* the host SMMU's MSI window (0x8000000, 1 MiB) is reserved */
+    static const struct iommu_iova_range r[] = {
+        { 0, 0x7ffffff }, { 0x8100000, (1ULL << 48) - 1 },
+    };
+    struct iommu_ioas_iova_ranges *a = c->arg;
+    int inj = c->inj;
+
+    bp(c->b, " ioas=%u num=%u", a->ioas_id, a->num_iovas);
+    INJECT();
+    if (!obj_get(c->f->fd, a->ioas_id, OBJ_IOAS)) {
+        return -ENOENT;
+    }
+    a->out_iova_alignment = 4096;
+    if (a->num_iovas < ARRAY_SIZE(r)) {
+        a->num_iovas = ARRAY_SIZE(r);
+        return -EMSGSIZE;
+    }
+    memcpy((void *)(uintptr_t)a->allowed_iovas, r, sizeof(r));
+    a->num_iovas = ARRAY_SIZE(r);
+    return 0;
+}
+
+static int map(Call *c, uint32_t ioas_id, uint32_t flags, uint64_t *iova,
+               uint64_t length)
+{
+    static uint64_t next_iova = 1ULL << 40;
+    Obj *o = obj_get(c->f->fd, ioas_id, OBJ_IOAS);
+    int inj = c->inj;
+
+    bp(c->b, " ioas=%u iova=0x%" PRIx64 " len=0x%" PRIx64 " flags=0x%x",
+       ioas_id, *iova, length, flags);
+    INJECT();
+    if (!o) {
+        return -ENOENT;
+    }
+    if (!length) {
+        return -EINVAL;
+    }
+    if (!(flags & IOMMU_IOAS_MAP_FIXED_IOVA)) {
+        *iova = next_iova;
+        next_iova += (length + 0xfffff) & ~0xfffffULL;
+    }
+    o->maps++;
+    o->bytes += length;
+    return 0;
+}
+
+static int h_ioas_map(Call *c)
+{
+    struct iommu_ioas_map *a = c->arg;
+
+    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length);
+}
+
+static int h_ioas_map_file(Call *c)
+{
+    struct iommu_ioas_map_file *a = c->arg;
+
+    bp(c->b, " file_fd=%d start=0x%llx", a->fd, (unsigned long long)a->start);
+    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length);
+}
+
+static int h_ioas_unmap(Call *c)
+{
+    struct iommu_ioas_unmap *a = c->arg;
+    Obj *o = obj_get(c->f->fd, a->ioas_id, OBJ_IOAS);
+    int inj = c->inj;
+
+    bp(c->b, " ioas=%u iova=0x%llx len=0x%llx", a->ioas_id,
+       (unsigned long long)a->iova, (unsigned long long)a->length);
+    INJECT();
+    if (!o) {
+        return -ENOENT;
+    }
+    if (!a->iova && a->length == UINT64_MAX) {
+        /* everything: the length out is what was mapped */
+        a->length = o->bytes;
+        o->bytes = 0;
+        o->maps = 0;
+    } else {
+        o->bytes = o->bytes > a->length ? o->bytes - a->length : 0;
+    }
+    return 0;
+}
+
+static int h_option(Call *c)
+{
+    static uint64_t opt[2] = { 0, 1 };
+    struct iommu_option *a = c->arg;
+    int inj = c->inj;
+
+    bp(c->b, " option=%u op=%u val=%llu", a->option_id, a->op,
+       (unsigned long long)a->val64);
+    INJECT();
+    if (a->option_id > IOMMU_OPTION_HUGE_PAGES || a->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if (a->op == IOMMU_OPTION_OP_GET) {
+        a->val64 = opt[a->option_id];
+    } else if (a->op == IOMMU_OPTION_OP_SET) {
+        opt[a->option_id] = a->val64;
+    } else {
+        return -EOPNOTSUPP;
+    }
+    return 0;
+}
+
+static Obj *bound_dev(int ifd, uint32_t dev_id)
+{
+    return obj_get(ifd, dev_id, OBJ_DEVICE);
+}
+
+static int h_get_hw_info(Call *c)
+{
+    struct iommu_hw_info *a = c->arg;
+    struct iommu_hw_info_arm_smmuv3 h = {
+        .flags = 0,
+        .iidr = hw_idr[6],
+        .aidr = hw_idr[7],
+    };
+    int inj = c->inj;
+    uint32_t len = a->data_len;
+
+    bp(c->b, " dev=%u data_len=%u flags=0x%x", a->dev_id, a->data_len,
+       a->flags);
+    INJECT();
+    if (!bound_dev(c->f->fd, a->dev_id)) {
+        return -ENOENT;
+    }
+    if ((a->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) || a->__reserved[0] ||
+        a->__reserved[1] || a->__reserved[2]) {
+        return -EOPNOTSUPP;
+    }
+    if ((a->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) &&
+        a->in_data_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
+        a->in_data_type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        return -EOPNOTSUPP;
+    }
+    memcpy(h.idr, hw_idr, sizeof(h.idr));
+    if (len && a->data_uptr) {
+        void *p = (void *)(uintptr_t)a->data_uptr;
+
+        /* the kernel zeroes what the caller's struct has beyond ours */
+        memset(p, 0, len);
+        memcpy(p, &h, len < sizeof(h) ? len : sizeof(h));
+    }
+    a->data_len = sizeof(h);
+    a->out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    a->out_capabilities = hw_caps;
+    a->out_max_pasid_log2 = 0;
+    bp(c->b, " type=ARM_SMMUV3 idr0=0x%x caps=0x%llx", hw_idr[0],
+       (unsigned long long)hw_caps);
+    return 0;
+}
+
+/* arm_smmu_validate_vste: what the kernel refuses of a guest STE */
+static int validate_vste(uint64_t ste[2])
+{
+    unsigned cfg;
+
+    if (!(ste[0] & 1)) {
+        /* an abort STE, which the host installs without an event */
+        ste[0] = ste[1] = 0;
+        return 0;
+    }
+    if ((ste[0] & ~VSTE0_ALLOWED) || (ste[1] & ~VSTE1_ALLOWED)) {
+        return -EIO;
+    }
+    cfg = (ste[0] >> 1) & 7;
+    if (cfg != 0 && cfg != 4 && cfg != 5) {
+        return -EIO;
+    }
+    if (((ste[1] >> 28) & 3) > 1) {
+        return -EIO;
+    }
+    /* EATS only sets enable_ats, it is not kept */
+    ste[1] &= ~(3ULL << 28);
+    return 0;
+}
+
+static int h_hwpt_alloc(Call *c)
+{
+    struct iommu_hwpt_alloc *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj, ret;
+    uint64_t ste[2] = { 0, 0 };
+    Obj *pt;
+    uint32_t id;
+
+    bp(c->b, " dev=%u pt=%u flags=0x%x data_type=%u data_len=%u", a->dev_id,
+       a->pt_id, a->flags, a->data_type, a->data_len);
+    if (a->data_type == IOMMU_HWPT_DATA_ARM_SMMUV3 && a->data_uptr &&
+        a->data_len >= sizeof(ste)) {
+        memcpy(ste, (void *)(uintptr_t)a->data_uptr, sizeof(ste));
+        bp(c->b, " ste=0x%" PRIx64 ",0x%" PRIx64 " (%s)", ste[0], ste[1],
+           ste_cfg(ste));
+    }
+    INJECT();
+    if (!bound_dev(ifd, a->dev_id)) {
+        return -ENOENT;
+    }
+    if (a->__reserved || a->__reserved2) {
+        return -EOPNOTSUPP;
+    }
+    if ((a->data_type == IOMMU_HWPT_DATA_NONE) != !a->data_len) {
+        return -EINVAL;
+    }
+    if ((a->flags & IOMMU_HWPT_FAULT_ID_VALID) &&
+        (a->flags & IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+        return -EOPNOTSUPP;
+    }
+    pt = obj_get(ifd, a->pt_id, 0);
+    if (!pt) {
+        return -ENOENT;
+    }
+    if (pt->type == OBJ_IOAS) {
+        /* arm_smmu_domain_alloc_paging_flags: no dirty tracking here */
+        if (a->data_type != IOMMU_HWPT_DATA_NONE ||
+            (a->flags != 0 && a->flags != IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+            return -EOPNOTSUPP;
+        }
+        id = obj_new(ifd, OBJ_HWPT_PAGING);
+        if (!id) {
+            return -ENOSPC;
+        }
+        objs[id].flags = a->flags;
+        bp(c->b, " paging%s", a->flags ? " nest_parent" : "");
+    } else if (pt->type == OBJ_VIOMMU) {
+        if (a->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 ||
+            a->data_len < sizeof(ste)) {
+            return -EINVAL;
+        }
+        if (a->flags & ~IOMMU_HWPT_FAULT_ID_VALID) {
+            return -EOPNOTSUPP;
+        }
+        ret = validate_vste(ste);
+        if (ret) {
+            return ret;
+        }
+        id = obj_new(ifd, OBJ_HWPT_NESTED);
+        if (!id) {
+            return -ENOSPC;
+        }
+        memcpy(objs[id].ste, ste, sizeof(ste));
+        bp(c->b, " nested");
+    } else {
+        /* SMMUv3 nests only on a vIOMMU */
+        return pt->type == OBJ_HWPT_PAGING ? -EOPNOTSUPP : -EINVAL;
+    }
+    objs[id].parent = a->pt_id;
+    obj_hold(ifd, a->pt_id);
+    a->out_hwpt_id = id;
+    bp(c->b, " out_hwpt=%u", id);
+    return 0;
+}
+
+static int h_viommu_alloc(Call *c)
+{
+    struct iommu_viommu_alloc *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj;
+    Obj *s2;
+    uint32_t id;
+
+    bp(c->b, " dev=%u type=%u hwpt=%u flags=0x%x", a->dev_id, a->type,
+       a->hwpt_id, a->flags);
+    INJECT();
+    if (a->flags || a->type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3 ||
+        a->data_len || a->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if (!bound_dev(ifd, a->dev_id)) {
+        return -ENOENT;
+    }
+    s2 = obj_get(ifd, a->hwpt_id, 0);
+    if (!s2) {
+        return -ENOENT;
+    }
+    if (s2->type != OBJ_HWPT_PAGING ||
+        !(s2->flags & IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+        return -EINVAL;
+    }
+    id = obj_new(ifd, OBJ_VIOMMU);
+    if (!id) {
+        return -ENOSPC;
+    }
+    objs[id].parent = a->hwpt_id;
+    obj_hold(ifd, a->hwpt_id);
+    a->out_viommu_id = id;
+    bp(c->b, " out_viommu=%u", id);
+    return 0;
+}
+
+static int h_vdevice_alloc(Call *c)
+{
+    struct iommu_vdevice_alloc *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj;
+    Obj *d;
+    uint32_t id;
+
+    bp(c->b, " viommu=%u dev=%u virt_id=0x%llx", a->viommu_id, a->dev_id,
+       (unsigned long long)a->virt_id);
+    INJECT();
+    d = bound_dev(ifd, a->dev_id);
+    if (!obj_get(ifd, a->viommu_id, OBJ_VIOMMU) || !d) {
+        return -ENOENT;
+    }
+    if (d->vdev_id) {
+        return -EEXIST;
+    }
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        if (objs[i].type == OBJ_VDEVICE && objs[i].parent == a->viommu_id &&
+            objs[i].virt_id == a->virt_id) {
+            return -EEXIST;
+        }
+    }
+    id = obj_new(ifd, OBJ_VDEVICE);
+    if (!id) {
+        return -ENOSPC;
+    }
+    objs[id].parent = a->viommu_id;
+    objs[id].dev_id = a->dev_id;
+    objs[id].virt_id = a->virt_id;
+    obj_hold(ifd, a->viommu_id);
+    obj_hold(ifd, a->dev_id);
+    d->vdev_id = id;
+    a->out_vdevice_id = id;
+    bp(c->b, " out_vdevice=%u", id);
+    return 0;
+}
+
+static int h_veventq_alloc(Call *c)
+{
+    struct iommu_veventq_alloc *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj, sv[2];
+    uint32_t id;
+
+    bp(c->b, " viommu=%u type=%u depth=%u", a->viommu_id, a->type,
+       a->veventq_depth);
+    INJECT();
+    if (a->flags || a->__reserved || a->type != IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) {
+        return -EOPNOTSUPP;
+    }
+    if (!obj_get(ifd, a->viommu_id, OBJ_VIOMMU)) {
+        return -ENOENT;
+    }
+    if (!a->veventq_depth || a->veventq_depth > VEVENTQ_MAX_DEPTH) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        if (objs[i].type == OBJ_VEVENTQ && objs[i].parent == a->viommu_id) {
+            return -EEXIST;
+        }
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        return -errno;
+    }
+    id = obj_new(ifd, OBJ_VEVENTQ);
+    if (!id) {
+        real_close(sv[0]);
+        real_close(sv[1]);
+        return -ENOSPC;
+    }
+    /* QEMU only reads: its end cannot write to ours */
+    shutdown(sv[0], SHUT_WR);
+    objs[id].parent = a->viommu_id;
+    objs[id].rfd = sv[0];
+    objs[id].wfd = sv[1];
+    objs[id].depth = a->veventq_depth;
+    obj_hold(ifd, a->viommu_id);
+    a->out_veventq_id = id;
+    a->out_veventq_fd = sv[0];
+    bp(c->b, " out_veventq=%u fd=%d", id, sv[0]);
+    return 0;
+}
+
+/* arm_vsmmu_convert_user_cmd: the opcodes a vIOMMU forwards */
+static int convert_cmd(int ifd, uint32_t viommu, const uint64_t cmd[2])
+{
+    uint8_t op = cmd[0] & 0xff;
+    int err = badcmd_check(op);
+
+    if (err) {
+        return -err;
+    }
+    switch (op) {
+    case 0x10: case 0x11: case 0x12: case 0x13: /* TLBI_NH_ALL..VAA */
+    case 0x30:                                  /* TLBI_NSNH_ALL */
+        return 0;
+    case 0x40: case 0x05: case 0x06:    /* ATC_INV, CFGI_CD(_ALL): a vSID */
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            if (objs[i].type == OBJ_VDEVICE && objs[i].ifd == ifd &&
+                objs[i].parent == viommu &&
+                objs[i].virt_id == (cmd[0] >> 32)) {
+                return 0;
+            }
+        }
+        return -EIO;
+    default:
+        return -EIO;
+    }
+}
+
+static int h_hwpt_invalidate(Call *c)
+{
+    struct iommu_hwpt_invalidate *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj, ret = 0;
+    const uint8_t *p = (const uint8_t *)(uintptr_t)a->data_uptr;
+    uint32_t n = a->entry_num, i;
+    Obj *o;
+
+    bp(c->b, " id=%u type=%u len=%u n=%u ops=", a->hwpt_id, a->data_type,
+       a->entry_len, n);
+    for (i = 0; p && a->entry_len >= 8 && i < n && i < 64; i++) {
+        uint64_t w0;
+
+        memcpy(&w0, p + (size_t)i * a->entry_len, sizeof(w0));
+        bp(c->b, "%s0x%02x", i ? "," : "", (unsigned)(w0 & 0xff));
+    }
+    if (i < n) {
+        bp(c->b, ",...");
+    }
+    if (inj) {
+        a->entry_num = c->inj_out < n ? c->inj_out : n;
+        bp(c->b, " out=%u", a->entry_num);
+        return -inj;
+    }
+    /* the kernel writes entry_num back, also on failure */
+    a->entry_num = 0;
+    if (a->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if (n && (!p || !a->entry_len || a->entry_len > 4096 ||
+              n > INVAL_ENTRY_NUM_MAX)) {
+        return -EINVAL;
+    }
+    o = obj_get(ifd, a->hwpt_id, 0);
+    if (!o) {
+        return -ENOENT;
+    }
+    if (o->type == OBJ_HWPT_NESTED) {
+        /* an SMMUv3 nested domain has no cache_invalidate_user */
+        return -EOPNOTSUPP;
+    }
+    if (o->type != OBJ_VIOMMU ||
+        a->data_type != IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3 ||
+        !n || a->entry_len < 16) {
+        return -EINVAL;
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t cmd[2];
+
+        memcpy(cmd, p + (size_t)i * a->entry_len, sizeof(cmd));
+        ret = convert_cmd(ifd, a->hwpt_id, cmd);
+        if (ret) {
+            break;
+        }
+    }
+    a->entry_num = i;
+    bp(c->b, " out=%u", i);
+    if (ret && badcmd_hit) {
+        bp(c->b, " badcmd");
+    }
+    badcmd_hit = false;
+    return ret;
+}
+
+static int h_nothing(Call *c)
+{
+    int inj = c->inj;
+
+    INJECT();
+    return 0;
+}
+
+static int h_unsupported(Call *c)
+{
+    int inj = c->inj;
+
+    INJECT();
+    return -EOPNOTSUPP;
+}
+
+/* VFIO */
+
+static int h_bind(Call *c)
+{
+    struct vfio_device_bind_iommufd *a = c->arg;
+    FakeDev *d = c->f->dev;
+    Fake *ifake;
+    int inj = c->inj;
+    uint32_t id;
+
+    bp(c->b, " iommufd=%d flags=0x%x", a->iommufd, a->flags);
+    INJECT();
+    if (a->argsz < offsetof(struct vfio_device_bind_iommufd, out_devid) + 4 ||
+        (a->flags & ~VFIO_DEVICE_BIND_FLAG_TOKEN)) {
+        return -EINVAL;
+    }
+    ifake = fake_find(a->iommufd);
+    if (!ifake || ifake->kind != FAKE_IOMMUFD) {
+        return -EBADF;
+    }
+    if (d->bound) {
+        return -EINVAL;
+    }
+    id = obj_new(a->iommufd, OBJ_DEVICE);
+    if (!id) {
+        return -ENOSPC;
+    }
+    objs[id].dev = d;
+    d->bound = true;
+    d->dev_id = id;
+    a->out_devid = id;
+    bp(c->b, " out_devid=%u", id);
+    return 0;
+}
+
+/* What a device may attach to; a stage-1 vSTE needs its vDEVICE (§1.7) */
+static int attach_check(Obj *d, Obj *pt)
+{
+    if (pt->type == OBJ_HWPT_PAGING) {
+        return 0;
+    }
+    if (pt->type != OBJ_HWPT_NESTED) {
+        return -EINVAL;
+    }
+    if (!strcmp(ste_cfg(pt->ste), "s1") &&
+        (!d->vdev_id || objs[d->vdev_id].parent != pt->parent)) {
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int h_attach(Call *c)
+{
+    struct vfio_device_attach_iommufd_pt *a = c->arg;
+    Obj *d = dev_obj(c->f->dev), *pt;
+    int inj = c->inj, ret;
+    uint32_t id = a->pt_id;
+
+    bp(c->b, " pt=%u flags=0x%x", a->pt_id, a->flags);
+    if (d && d->attached) {
+        bp(c->b, " from=%u", d->attached);
+    }
+    INJECT();
+    if (!d) {
+        return -EINVAL;
+    }
+    if (a->flags) {
+        return -EOPNOTSUPP;
+    }
+    pt = obj_get(d->ifd, a->pt_id, 0);
+    if (!pt) {
+        return -ENOENT;
+    }
+    if (pt->type == OBJ_IOAS) {
+        /* the kernel finds or makes a paging domain for the IOAS */
+        id = obj_new(d->ifd, OBJ_HWPT_PAGING);
+        if (!id) {
+            return -ENOSPC;
+        }
+        objs[id].parent = a->pt_id;
+        obj_hold(d->ifd, a->pt_id);
+        pt = &objs[id];
+        bp(c->b, " auto_hwpt=%u", id);
+    }
+    ret = attach_check(d, pt);
+    if (ret) {
+        return ret;
+    }
+    if (pt->type == OBJ_HWPT_NESTED) {
+        bp(c->b, " (nested %s)", ste_cfg(pt->ste));
+    }
+    obj_put(d->ifd, d->attached);
+    obj_hold(d->ifd, id);
+    d->attached = id;
+    a->pt_id = id;
+    return 0;
+}
+
+static int h_detach(Call *c)
+{
+    struct vfio_device_detach_iommufd_pt *a = c->arg;
+    Obj *d = dev_obj(c->f->dev);
+    int inj = c->inj;
+
+    bp(c->b, " flags=0x%x", a->flags);
+    if (d) {
+        bp(c->b, " from=%u", d->attached);
+    }
+    INJECT();
+    if (!d || a->flags) {
+        return -EINVAL;
+    }
+    obj_put(d->ifd, d->attached);
+    d->attached = 0;
+    return 0;
+}
+
+static int h_get_info(Call *c)
+{
+    struct vfio_device_info *a = c->arg;
+    int inj = c->inj;
+
+    INJECT();
+    if (a->argsz < offsetof(struct vfio_device_info, cap_offset)) {
+        return -EINVAL;
+    }
+    a->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+    a->num_regions = VFIO_PCI_NUM_REGIONS;
+    a->num_irqs = VFIO_PCI_NUM_IRQS;
+    if (a->argsz >= sizeof(*a)) {
+        a->cap_offset = 0;
+    }
+    bp(c->b, " flags=0x%x regions=%u irqs=%u", a->flags, a->num_regions,
+       a->num_irqs);
+    return 0;
+}
+
+static int h_region_info(Call *c)
+{
+    struct vfio_region_info *a = c->arg;
+    int inj = c->inj;
+
+    bp(c->b, " index=%u", a->index);
+    INJECT();
+    if (a->argsz < sizeof(*a) || a->index >= VFIO_PCI_NUM_REGIONS) {
+        return -EINVAL;
+    }
+    a->offset = (uint64_t)a->index << REGION_SHIFT;
+    a->cap_offset = 0;
+    a->flags = 0;
+    a->size = 0;
+    if (a->index == VFIO_PCI_BAR0_REGION_INDEX) {
+        a->size = BAR0_SIZE;
+    } else if (a->index == VFIO_PCI_CONFIG_REGION_INDEX) {
+        a->size = CFG_SIZE;
+    }
+    if (a->size) {
+        a->flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    }
+    bp(c->b, " size=0x%llx flags=0x%x", (unsigned long long)a->size,
+       a->flags);
+    return 0;
+}
+
+static int h_irq_info(Call *c)
+{
+    struct vfio_irq_info *a = c->arg;
+    int inj = c->inj;
+
+    bp(c->b, " index=%u", a->index);
+    INJECT();
+    if (a->argsz < sizeof(*a) || a->index >= VFIO_PCI_NUM_IRQS) {
+        return -EINVAL;
+    }
+    a->flags = VFIO_IRQ_INFO_EVENTFD;
+    switch (a->index) {
+    case VFIO_PCI_INTX_IRQ_INDEX:
+        a->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+        a->count = 1;
+        break;
+    case VFIO_PCI_MSI_IRQ_INDEX:
+    case VFIO_PCI_MSIX_IRQ_INDEX:
+        a->flags |= VFIO_IRQ_INFO_NORESIZE;
+        a->count = 0;
+        break;
+    default:
+        /* ERR and REQ: one each */
+        a->count = 1;
+    }
+    bp(c->b, " count=%u", a->count);
+    return 0;
+}
+
+static int h_set_irqs(Call *c)
+{
+    struct vfio_irq_set *a = c->arg;
+    int inj = c->inj;
+
+    bp(c->b, " index=%u start=%u count=%u flags=0x%x", a->index, a->start,
+       a->count, a->flags);
+    INJECT();
+    if (a->index >= VFIO_PCI_NUM_IRQS) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int h_reset(Call *c)
+{
+    FakeDev *d = c->f->dev;
+    int inj = c->inj;
+
+    INJECT();
+    /* FLR: the command register and device control go back to reset */
+    d->cfg[0x04] = d->cfg[0x05] = 0;
+    return 0;
+}
+
+typedef struct Handler {
+    int kind;
+    int (*fn)(Call *c);
+} Handler;
+
+static const Handler handlers[C_COUNT] = {
+    [C_IOMMU_DESTROY] = { FAKE_IOMMUFD, h_destroy },
+    [C_IOMMU_IOAS_ALLOC] = { FAKE_IOMMUFD, h_ioas_alloc },
+    [C_IOMMU_IOAS_ALLOW_IOVAS] = { FAKE_IOMMUFD, h_nothing },
+    [C_IOMMU_IOAS_COPY] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_IOAS_IOVA_RANGES] = { FAKE_IOMMUFD, h_iova_ranges },
+    [C_IOMMU_IOAS_MAP] = { FAKE_IOMMUFD, h_ioas_map },
+    [C_IOMMU_IOAS_MAP_FILE] = { FAKE_IOMMUFD, h_ioas_map_file },
+    [C_IOMMU_IOAS_UNMAP] = { FAKE_IOMMUFD, h_ioas_unmap },
+    [C_IOMMU_OPTION] = { FAKE_IOMMUFD, h_option },
+    [C_IOMMU_VFIO_IOAS] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_HWPT_ALLOC] = { FAKE_IOMMUFD, h_hwpt_alloc },
+    [C_IOMMU_GET_HW_INFO] = { FAKE_IOMMUFD, h_get_hw_info },
+    [C_IOMMU_HWPT_SET_DIRTY_TRACKING] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_HWPT_GET_DIRTY_BITMAP] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_HWPT_INVALIDATE] = { FAKE_IOMMUFD, h_hwpt_invalidate },
+    [C_IOMMU_FAULT_QUEUE_ALLOC] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_VIOMMU_ALLOC] = { FAKE_IOMMUFD, h_viommu_alloc },
+    [C_IOMMU_VDEVICE_ALLOC] = { FAKE_IOMMUFD, h_vdevice_alloc },
+    [C_IOMMU_IOAS_CHANGE_PROCESS] = { FAKE_IOMMUFD, h_nothing },
+    [C_IOMMU_VEVENTQ_ALLOC] = { FAKE_IOMMUFD, h_veventq_alloc },
+    /* only a Tegra241 CMDQV vIOMMU has hardware queues */
+    [C_IOMMU_HW_QUEUE_ALLOC] = { FAKE_IOMMUFD, h_unsupported },
+    [C_VFIO_DEVICE_GET_INFO] = { FAKE_VFIO, h_get_info },
+    [C_VFIO_DEVICE_GET_REGION_INFO] = { FAKE_VFIO, h_region_info },
+    [C_VFIO_DEVICE_GET_IRQ_INFO] = { FAKE_VFIO, h_irq_info },
+    [C_VFIO_DEVICE_SET_IRQS] = { FAKE_VFIO, h_set_irqs },
+    [C_VFIO_DEVICE_RESET] = { FAKE_VFIO, h_reset },
+    [C_VFIO_DEVICE_BIND_IOMMUFD] = { FAKE_VFIO, h_bind },
+    [C_VFIO_DEVICE_ATTACH_IOMMUFD_PT] = { FAKE_VFIO, h_attach },
+    [C_VFIO_DEVICE_DETACH_IOMMUFD_PT] = { FAKE_VFIO, h_detach },
+    /* not faked: the kernel's answer for what a device does not do */
+    [C_VFIO_DEVICE_GET_PCI_HOT_RESET_INFO] = { FAKE_VFIO, h_unsupported },
+    [C_VFIO_DEVICE_PCI_HOT_RESET] = { FAKE_VFIO, h_unsupported },
+};
+
+static void init_real(void);
+
+static int fake_ioctl(Fake *f, unsigned long req, void *arg)
+{
+    Buf b = { .n = 0 };
+    Call c = { .f = f, .arg = arg, .b = &b };
+    int idx = C_UNKNOWN, ret;
+
+    poll_ctl();
+    for (int i = 0; i < C_UNKNOWN; i++) {
+        if (names[i].req == req) {
+            idx = i;
+            break;
+        }
+    }
+    bp(&b, "%lu %s", ++seqno, names[idx].name);
+    c.inj = rule_check(idx, &c.inj_out);
+    if (idx == C_VFIO_DEVICE_FEATURE) {
+        struct vfio_device_feature *a = arg;
+
+        /* no migration, no DMA logging: what the kernel says to a probe */
+        bp(&b, " flags=0x%x", a->flags);
+        ret = c.inj ? -c.inj : -ENOTTY;
+    } else if (idx == C_UNKNOWN) {
+        bp(&b, " req=0x%lx", req);
+        ret = -ENOTTY;
+    } else if (handlers[idx].kind != f->kind) {
+        /* an iommufd ioctl on a device, or the other way round */
+        ret = -ENOTTY;
+    } else {
+        ret = handlers[idx].fn(&c);
+    }
+    if (ret) {
+        bp(&b, " = -%s%s", err_name(-ret), c.inj ? " injected" : "");
+    } else {
+        bp(&b, " = 0");
+    }
+    log_buf(&b);
+    return ret;
+}
+
+/* The regions of the fake device, by offset as VFIO places them */
+static ssize_t fake_rw(Fake *f, void *buf, size_t len, off_t off, bool write)
+{
+    FakeDev *d = f->dev;
+    uint64_t region = (uint64_t)off >> REGION_SHIFT;
+    uint64_t o = (uint64_t)off & ((1ULL << REGION_SHIFT) - 1);
+    uint8_t *p = buf;
+    uint32_t out = 0;
+    uint64_t val = 0;
+    Buf b = { .n = 0 };
+    int inj;
+
+    poll_ctl();
+    bp(&b, "%lu %s region=%" PRIu64 " off=0x%" PRIx64 " len=%zu", ++seqno,
+       write ? "pwrite" : "pread", region, o, len);
+    inj = rule_check(write ? C_PWRITE : C_PREAD, &out);
+    if (inj || !d || (region != VFIO_PCI_CONFIG_REGION_INDEX &&
+                      region != VFIO_PCI_BAR0_REGION_INDEX)) {
+        bp(&b, " = -%s%s", err_name(inj ? inj : EINVAL),
+           inj ? " injected" : "");
+        log_buf(&b);
+        errno = inj ? inj : EINVAL;
+        return -1;
+    }
+    if (region == VFIO_PCI_CONFIG_REGION_INDEX) {
+        if (o >= CFG_SIZE) {
+            len = 0;
+        } else if (o + len > CFG_SIZE) {
+            len = CFG_SIZE - o;
+        }
+        for (size_t i = 0; i < len; i++) {
+            uint8_t m = d->wmask[o + i];
+
+            if (write) {
+                d->cfg[o + i] = (d->cfg[o + i] & ~m) | (p[i] & m);
+            } else {
+                p[i] = d->cfg[o + i];
+            }
+        }
+    } else {
+        if (o >= BAR0_SIZE) {
+            len = 0;
+        } else if (o + len > BAR0_SIZE) {
+            len = BAR0_SIZE - o;
+        }
+        for (size_t i = 0; i < len; i++) {
+            /* edu: register 0 is its read-only identification */
+            if (write && o + i >= 4) {
+                d->bar0[o + i] = p[i];
+            } else if (!write) {
+                p[i] = d->bar0[o + i];
+            }
+        }
+    }
+    for (size_t i = 0; i < len && i < 8; i++) {
+        val |= (uint64_t)p[i] << (8 * i);
+    }
+    bp(&b, " val=0x%" PRIx64 " = %zu", val, len);
+    log_buf(&b);
+    return len;
+}
+
+/* The libc entry points */
+
+static bool is_dev_iommu(const char *path)
+{
+    return path && !strcmp(path, "/dev/iommu");
+}
+
+/* A new fake iommufd, with the flags of open() that fds can have */
+static int open_iommufd(int flags)
+{
+    int fd = memfd_create("fakehost-iommufd",
+                          (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+
+    if (fd < 0) {
+        return -1;
+    }
+    pthread_mutex_lock(&lock);
+    if (!fake_add(fd, FAKE_IOMMUFD, NULL)) {
+        pthread_mutex_unlock(&lock);
+        real_close(fd);
+        errno = EMFILE;
+        return -1;
+    }
+    logf_("%lu open /dev/iommu = %d", ++seqno, fd);
+    pthread_mutex_unlock(&lock);
+    return fd;
+}
+
+int open64(const char *path, int flags, ...)
+{
+    va_list ap;
+    mode_t mode = 0;
+
+    init_real();
+    if (is_dev_iommu(path)) {
+        return open_iommufd(flags);
+    }
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return real_open64(path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+    __attribute__((alias("open64")));
+
+int __open64_2(const char *path, int flags)
+{
+    init_real();
+    if (is_dev_iommu(path)) {
+        return open_iommufd(flags);
+    }
+    return real___open64_2(path, flags);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+    va_list ap;
+    mode_t mode = 0;
+
+    init_real();
+    if (is_dev_iommu(path)) {
+        return open_iommufd(flags);
+    }
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return real_openat64(dirfd, path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+    __attribute__((alias("openat64")));
+
+int ioctl(int fd, unsigned long req, ...)
+{
+    va_list ap;
+    void *arg;
+    Fake *f;
+    int ret;
+
+    va_start(ap, req);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    init_real();
+
+    pthread_mutex_lock(&lock);
+    f = fake_find(fd);
+    if (!f) {
+        pthread_mutex_unlock(&lock);
+        return real_ioctl(fd, req, arg);
+    }
+    ret = fake_ioctl(f, req, arg);
+    pthread_mutex_unlock(&lock);
+    if (ret < 0) {
+        errno = -ret;
+        return -1;
+    }
+    return ret;
+}
+
+ssize_t pread64(int fd, void *buf, size_t len, off_t off)
+{
+    Fake *f;
+    ssize_t ret;
+
+    init_real();
+    pthread_mutex_lock(&lock);
+    f = fake_find(fd);
+    if (!f) {
+        pthread_mutex_unlock(&lock);
+        return real_pread64(fd, buf, len, off);
+    }
+    ret = fake_rw(f, buf, len, off, false);
+    pthread_mutex_unlock(&lock);
+    return ret;
+}
+
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+    __attribute__((alias("pread64")));
+
+ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off, size_t buflen)
+{
+    /* what the fortified call checks, then the call */
+    if (len > buflen) {
+        abort();
+    }
+    return pread64(fd, buf, len, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
+{
+    Fake *f;
+    ssize_t ret;
+
+    init_real();
+    pthread_mutex_lock(&lock);
+    f = fake_find(fd);
+    if (!f) {
+        pthread_mutex_unlock(&lock);
+        return real_pwrite64(fd, buf, len, off);
+    }
+    ret = fake_rw(f, (void *)buf, len, off, true);
+    pthread_mutex_unlock(&lock);
+    return ret;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+    __attribute__((alias("pwrite64")));
+
+/*
+ * Closing a fake fd is what the kernel sees as a release: a device is
+ * unbound (its vDEVICE destroyed by force, which leaks the id in Linux:
+ * logged), an iommufd takes its objects with it (logged as leaked).
+ */
+int close(int fd)
+{
+    Fake *f;
+
+    init_real();
+    pthread_mutex_lock(&lock);
+    f = fake_find(fd);
+    if (f && f->kind == FAKE_VFIO) {
+        Obj *d = dev_obj(f->dev);
+
+        logf_("%lu close VFIO fd=%d dev=%u vdevice=%u attached=%u", ++seqno,
+              fd, d ? f->dev->dev_id : 0, d ? d->vdev_id : 0,
+              d ? d->attached : 0);
+        if (d) {
+            if (d->vdev_id) {
+                logf_("warning: dev=%u closed with its vdevice=%u alive",
+                      f->dev->dev_id, d->vdev_id);
+                objs[d->vdev_id].users = 0;
+                obj_free(d->vdev_id);
+            }
+            obj_put(d->ifd, d->attached);
+            d->type = OBJ_FREE;
+            f->dev->bound = false;
+        }
+        f->kind = 0;
+    } else if (f && f->kind == FAKE_IOMMUFD) {
+        logf_("%lu close iommufd fd=%d", ++seqno, fd);
+        log_alive(fd, "close iommufd");
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            if (objs[i].type != OBJ_FREE && objs[i].ifd == fd) {
+                if (objs[i].type == OBJ_VEVENTQ && objs[i].wfd >= 0) {
+                    real_close(objs[i].wfd);
+                }
+                objs[i].type = OBJ_FREE;
+            }
+        }
+        f->kind = 0;
+    } else {
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            if (objs[i].type == OBJ_VEVENTQ && objs[i].rfd == fd) {
+                logf_("%lu close veventq=%u fd=%d", ++seqno, i, fd);
+                objs[i].rfd = -1;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return real_close(fd);
+}
+
+/* Set-up */
+
+static void init_real(void)
+{
+    if (real_ioctl) {
+        return;
+    }
+    real_close = dlsym(RTLD_NEXT, "close");
+    real_pread64 = dlsym(RTLD_NEXT, "pread64");
+    real_pwrite64 = dlsym(RTLD_NEXT, "pwrite64");
+    real_open64 = dlsym(RTLD_NEXT, "open64");
+    real_openat64 = dlsym(RTLD_NEXT, "openat64");
+    real___open64_2 = dlsym(RTLD_NEXT, "__open64_2");
+    real_ioctl = dlsym(RTLD_NEXT, "ioctl");
+}
+
+/* Make fd @num a new fake of @kind, for a command line's fd= */
+static void fake_at(int num, int kind)
+{
+    int fd = memfd_create(kind == FAKE_IOMMUFD ? "fakehost-iommufd" :
+                          "fakehost-vfio", 0);
+    FakeDev *d = NULL;
+
+    if (fd < 0 || num < 3) {
+        logf_("cannot make fd %d a fake: %s", num, strerror(errno));
+        return;
+    }
+    if (fd != num) {
+        if (dup2(fd, num) < 0) {
+            logf_("cannot make fd %d a fake: %s", num, strerror(errno));
+            real_close(fd);
+            return;
+        }
+        real_close(fd);
+    }
+    if (kind == FAKE_VFIO && !(d = dev_new(num))) {
+        logf_("too many fake devices, fd %d is not one", num);
+        return;
+    }
+    fake_add(num, kind, d);
+    logf_("fake %s fd=%d", kind == FAKE_IOMMUFD ? "iommufd" : "VFIO device",
+          num);
+}
+
+/* The control file, and events on a timer */
+static void *ctl_thread(void *opaque)
+{
+    const char *ms = getenv("FAKEHOST_EVENT_MS");
+    long period = ms ? atol(ms) : 0, elapsed = 0;
+    struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+    for (;;) {
+        nanosleep(&ts, NULL);
+        elapsed += 10;
+        pthread_mutex_lock(&lock);
+        poll_ctl();
+        if (period > 0 && elapsed >= period) {
+            elapsed = 0;
+            inject_events(1, 0x10, -1, 0x1000);
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    return NULL;
+}
+
+static void __attribute__((constructor)) fakehost_init(void)
+{
+    const char *s;
+    pthread_t t;
+
+    init_real();
+    s = getenv("FAKEHOST_LOG");
+    if (s) {
+        int fd = real_open64(s, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                             0644);
+
+        /* high, so that fd numbers a test chooses stay free */
+        if (fd >= 0) {
+            log_fd = fcntl(fd, F_DUPFD_CLOEXEC, 900);
+            real_close(fd);
+        }
+    }
+    logf_("fakehost pid=%d", getpid());
+    s = getenv("FAKEHOST_IDR");
+    if (s) {
+        char *end;
+
+        for (int i = 0; i < 8 && *s; i++) {
+            hw_idr[i] = strtoul(s, &end, 0);
+            s = *end == ',' ? end + 1 : end;
+        }
+    }
+    s = getenv("FAKEHOST_HW_CAPS");
+    if (s) {
+        hw_caps = strtoull(s, NULL, 0);
+    }
+    s = getenv("FAKEHOST_IOMMUFD_FD");
+    if (s) {
+        fake_at(atoi(s), FAKE_IOMMUFD);
+    }
+    for (s = getenv("FAKEHOST_VFIO_FD"); s && *s;) {
+        char *end;
+
+        fake_at(strtol(s, &end, 10), FAKE_VFIO);
+        s = *end == ',' ? end + 1 : (*end ? "" : end);
+    }
+    s = getenv("FAKEHOST_FAIL");
+    if (s) {
+        take_fail(s, s);
+    }
+    if (pthread_create(&t, NULL, ctl_thread, NULL) == 0) {
+        pthread_detach(t);
+    }
+}
+
+static void __attribute__((destructor)) fakehost_fini(void)
+{
+    pthread_mutex_lock(&lock);
+    log_alive(-1, "exit");
+    pthread_mutex_unlock(&lock);
+}
