@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn inject demo bench fuzz fakehost clean distclean
+.PHONY: all setup tree export build check check-series check-qtest e2e e2e-full churn inject demo bench fuzz fakehost coverage clean distclean
 
 all: setup tree build
 	@echo
@@ -89,15 +89,28 @@ bench: setup build
 # A bounded libFuzzer campaign (generic-fuzz, clang, ASan + UBSan) over the
 # SMMUv3's registers, command queue and tables: FUZZ_TIME seconds per target,
 # the corpus kept under ~/.cache/smmuv3-accel/fuzz (tests/fuzz/run.sh).
+# accel-host: the accelerated SMMU with an assigned device on the fake
+# iommufd + VFIO host of tests/fuzz/fakehost.c (fuzz mode): the fuzzed
+# STEs, CDs and commands reach the host calls and the vEVENTQ.
 FUZZ_TIME ?= 300
-FUZZ_TARGETS ?= accel emul
+FUZZ_TARGETS ?= accel emul accel-host
 fuzz: tree
 	$(S)/setup-host.sh fuzz
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
+# Line and branch coverage of every C file the series adds or changes (new
+# files: all lines; changed files: the lines it adds), one table, a column
+# per set of runs (scripts/coverage.sh): the qtests and unit tests and
+# fakehost-smoke on build-cov/ (gcc --coverage), the accel-host fuzz corpus
+# replayed there (if `make fuzz` made one), and the e2e run with the arm64
+# QEMU built with gcov, its counters brought back out of L1.  About 45 min
+# on a cold machine; not part of `make check`.  Output: .check/coverage/.
+coverage: setup tree
+	$(S)/coverage.sh
+
 # Scratch space only; the work tree may hold unexported work and is kept.
 clean:
-	rm -rf .check build build.configure.log build-fuzz build-fuzz.configure.log
+	rm -rf .check build build.configure.log build-fuzz build-fuzz.configure.log build-cov build-cov.configure.log
 
 distclean: clean
 	@echo "The work tree qemu/ is kept; remove it by hand once exported."

@@ -40,10 +40,13 @@ die() { printf '!!! ERROR: %s\n' "$*" >&2; exit 1; }
 qemu_configure_args() {
     local dbg=--disable-debug-info
     [ "${QEMU_DEBUG_INFO:-0}" = 0 ] || dbg=--enable-debug-info
+    # QEMU_GCOV=1: the coverage build of scripts/coverage.sh (build-cov/)
+    local gcov=
+    [ "${QEMU_GCOV:-0}" = 0 ] || gcov=--enable-gcov
     echo --target-list=aarch64-softmmu \
         --cc=/usr/lib/ccache/gcc --cxx=/usr/lib/ccache/g++ \
         --disable-install-blobs --disable-download \
-        --disable-docs "$dbg" --python="$PYTHON"
+        --disable-docs "$dbg" --python="$PYTHON" $gcov
 }
 
 # The series' last commit as ccache holds it: the patches and the options

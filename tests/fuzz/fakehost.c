@@ -65,6 +65,21 @@
  *                    start (for the calls of realize)
  *   $FAKEHOST_EVENT_MS  P: one F_TRANSLATION record into every vEVENTQ
  *                    every P ms
+ *   $FAKEHOST_FUZZ=1 fuzz mode, for the accel-host target of
+ *                    tests/fuzz/run.sh: the host fails and reports what the
+ *                    guest's own words make it fail and report, with no
+ *                    control file.  A hash of the guest-derived content of a
+ *                    call (the vSTE of a nested HWPT_ALLOC, of the HWPT an
+ *                    ATTACH or DESTROY names; the commands of an
+ *                    HWPT_INVALIDATE) picks, for about one call in 12, an
+ *                    error (and for an invalidation the entry that fails),
+ *                    and for about one in 4 a few vEVENTQ records (their
+ *                    type, StreamID and address from the same words, an
+ *                    unknown vSID and a LOST_EVENTS header now and then).
+ *                    The abort and bypass vSTEs (what QEMU installs at
+ *                    realize) and calls on the S2 or the IOAS are left alone,
+ *                    so that the fuzzer's one-time set-up stands; the same
+ *                    input makes the same host answer the same way.
  * NAME is an ioctl name (IOMMU_HWPT_ALLOC, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
  * ...), or pread/pwrite for the device's regions; ERRNO a name (ENOMEM,
  * EINVAL, EIO, EBUSY, ENOENT, EOPNOTSUPP, ETIMEDOUT, EFAULT, ENODEV,
@@ -1544,6 +1559,137 @@ static const Handler handlers[C_COUNT] = {
     [C_VFIO_DEVICE_PCI_HOT_RESET] = { FAKE_VFIO, h_unsupported },
 };
 
+/* Fuzz mode: the host's answers picked by the guest's words */
+
+static bool fuzz_mode;
+
+static uint64_t fuzz_hash(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    /* FNV-1a, 64 bits */
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* the vSTEs QEMU's realize installs for the abort and bypass HWPTs */
+static bool fuzz_setup_ste(const uint64_t ste[2])
+{
+    return !ste[1] && (ste[0] == 1 || ste[0] == (1 | (4 << 1)));
+}
+
+static const int fuzz_errs[] = {
+    ENOMEM, EINVAL, EIO, EBUSY, ENOENT, EOPNOTSUPP, ETIMEDOUT, EFAULT,
+    ENOSPC,
+};
+
+/*
+ * The hash of the guest-derived words of a call, 0 for a call the fuzzer
+ * leaves alone.  @n: the number of invalidation entries, if any.
+ */
+static uint64_t fuzz_key(int idx, Fake *f, void *arg, uint32_t *n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)idx;
+    Obj *o;
+
+    *n = 0;
+    switch (idx) {
+    case C_IOMMU_HWPT_ALLOC: {
+        struct iommu_hwpt_alloc *a = arg;
+        uint64_t ste[2];
+
+        if (a->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 || !a->data_uptr ||
+            a->data_len < sizeof(ste)) {
+            return 0;
+        }
+        memcpy(ste, (void *)(uintptr_t)a->data_uptr, sizeof(ste));
+        return fuzz_setup_ste(ste) ? 0 : fuzz_hash(h, ste, sizeof(ste));
+    }
+    case C_IOMMU_HWPT_INVALIDATE: {
+        struct iommu_hwpt_invalidate *a = arg;
+
+        if (!a->data_uptr || a->entry_len < 16 || !a->entry_num ||
+            a->entry_num > 4096) {
+            return 0;
+        }
+        *n = a->entry_num;
+        return fuzz_hash(h, (void *)(uintptr_t)a->data_uptr,
+                         (size_t)a->entry_len * a->entry_num);
+    }
+    case C_VFIO_DEVICE_ATTACH_IOMMUFD_PT: {
+        struct vfio_device_attach_iommufd_pt *a = arg;
+        Obj *d = dev_obj(f->dev);
+
+        o = d ? obj_get(d->ifd, a->pt_id, OBJ_HWPT_NESTED) : NULL;
+        return o && !fuzz_setup_ste(o->ste) ?
+               fuzz_hash(h, o->ste, sizeof(o->ste)) : 0;
+    }
+    case C_IOMMU_DESTROY: {
+        struct iommu_destroy *a = arg;
+
+        o = obj_get(f->fd, a->id, OBJ_HWPT_NESTED);
+        return o && !fuzz_setup_ste(o->ste) ?
+               fuzz_hash(h, o->ste, sizeof(o->ste)) : 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* An error to inject into this call, if its words pick one */
+static void fuzz_fail(Call *c, uint64_t key, uint32_t n)
+{
+    if (!key || c->inj || key % 12) {
+        return;
+    }
+    c->inj = fuzz_errs[(key >> 8) % ARRAY_SIZE(fuzz_errs)];
+    c->inj_out = n ? (key >> 16) % (n + 1) : 0;
+    logf_("%lu fuzz: inject %s out=%u", seqno + 1, err_name(c->inj),
+          c->inj_out);
+}
+
+/* vEVENTQ records, if the call's words ask for them (lock held) */
+static void fuzz_events(int idx, void *arg, uint64_t key)
+{
+    static const uint8_t types[] = {
+        0x10, 0x11, 0x12, 0x13,         /* F_TRANSLATION .. F_PERMISSION */
+        0x0a, 0x09, 0x04, 0x03,         /* C_BAD_CD, F_CD_FETCH, ... */
+        0x01, 0x02, 0x06, 0x0b,         /* F_UUT, C_BAD_STREAMID, ... */
+        0x20, 0x25, 0x00, 0xff,         /* F_VMS_FETCH, IMPDEF, junk */
+    };
+    uint64_t w[2] = { 0, 0 };
+    long long sid = -1;
+
+    if (!key || (key >> 24) % 4) {
+        return;
+    }
+    if (idx == C_IOMMU_HWPT_INVALIDATE) {
+        struct iommu_hwpt_invalidate *a = arg;
+
+        memcpy(w, (void *)(uintptr_t)a->data_uptr, sizeof(w));
+    } else if (idx == C_IOMMU_HWPT_ALLOC) {
+        struct iommu_hwpt_alloc *a = arg;
+
+        memcpy(w, (void *)(uintptr_t)a->data_uptr, sizeof(w));
+    }
+    if ((key >> 40) % 16 == 0) {
+        inject_lost();
+        return;
+    }
+    if ((key >> 44) % 8 == 0) {
+        skip_seq = 1 + (key >> 48) % 5;
+    }
+    /* the device's vSID mostly; else one the words name */
+    if ((key >> 36) % 4 == 0) {
+        sid = (long long)(w[0] >> 32);
+    }
+    inject_events(1 + (key >> 28) % 3,
+                  types[(key >> 32) % ARRAY_SIZE(types)], sid,
+                  w[1] & ~0xfffULL);
+}
+
 static void init_real(void);
 
 static int fake_ioctl(Fake *f, unsigned long req, void *arg)
@@ -1551,6 +1697,8 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     Buf b = { .n = 0 };
     Call c = { .f = f, .arg = arg, .b = &b };
     int idx = C_UNKNOWN, ret;
+    uint64_t fkey = 0;
+    uint32_t fn = 0;
 
     poll_ctl();
     for (int i = 0; i < C_UNKNOWN; i++) {
@@ -1561,6 +1709,10 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     }
     bp(&b, "%lu %s", ++seqno, names[idx].name);
     c.inj = rule_check(idx, &c.inj_out);
+    if (fuzz_mode) {
+        fkey = fuzz_key(idx, f, arg, &fn);
+        fuzz_fail(&c, fkey, fn);
+    }
     if (idx == C_VFIO_DEVICE_FEATURE) {
         struct vfio_device_feature *a = arg;
 
@@ -1582,6 +1734,9 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
         bp(&b, " = 0");
     }
     log_buf(&b);
+    if (fuzz_mode) {
+        fuzz_events(idx, arg, fkey);
+    }
     return ret;
 }
 
@@ -1960,6 +2115,8 @@ static void __attribute__((constructor)) fakehost_init(void)
         fake_at(strtol(s, &end, 10), FAKE_VFIO);
         s = *end == ',' ? end + 1 : (*end ? "" : end);
     }
+    s = getenv("FAKEHOST_FUZZ");
+    fuzz_mode = s && *s && strcmp(s, "0");
     s = getenv("FAKEHOST_FAIL");
     if (s) {
         take_fail(s, s);

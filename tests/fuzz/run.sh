@@ -3,8 +3,14 @@
 # queue and the tables it reads from guest memory, with QEMU's generic-fuzz
 # (qtest in process, ASan + UBSan).
 #
-# run.sh [TARGET...]      TARGET: accel (arm-smmuv3,accel=on; default) or
-#                         emul (the emulated arm-smmuv3, for comparison)
+# run.sh [TARGET...]      TARGET: accel (arm-smmuv3,accel=on; default),
+#                         emul (the emulated arm-smmuv3, for comparison) or
+#                         accel-host (accel=on with an assigned device on a
+#                         fake iommufd + VFIO host, fakehost.c in fuzz mode:
+#                         the fuzzed STEs, CDs and commands reach the host
+#                         calls, the vIOMMU, vDEVICE, nested HWPTs, batched
+#                         invalidations, and the host's answers, failures
+#                         and vEVENTQ records, follow from the same words)
 # FUZZ_TIME=<s>           seconds per target (default 300)
 # FUZZ_BUILD=<dir>        the fuzzing build (default build-fuzz/)
 # FUZZ_LIBFUZZER_ARGS     more libFuzzer options, e.g. "-jobs=2 -workers=2"
@@ -22,30 +28,18 @@ FUZZ_TIME=${FUZZ_TIME:-300}
 FUZZ_BUILD=${FUZZ_BUILD:-$REPO/build-fuzz}
 FUZZER=$FUZZ_BUILD/qemu-fuzz-aarch64
 OUT=$REPO/.check/fuzz
+FAKEHOST_SO=${FAKEHOST_SO:-$OUT/fakehost.so}
 [ $# -gt 0 ] || set -- accel
 : "${RESULTS:=/dev/null}"
 
 case $FUZZ_TIME in ''|*[!0-9]*) die "FUZZ_TIME must be seconds, not '$FUZZ_TIME'" ;; esac
 
-# The machine: no default devices, one SMMUv3 on pcie.0 with its ID
-# register properties explicit (no host SMMU to resolve "auto" from).
-# generic-fuzz's clock-step operation fails (qtest "FAIL", an abort in the
-# harness) when no virtual-clock timer is pending, which is always the case
-# on this machine: a filter-buffer's release timer on a dummy netdev keeps
-# one pending (every 1 ms of virtual time) and does nothing else.
-MACHINE="-machine virt,gic-version=3 -nodefaults -netdev hubport,id=fuzzclk,hubid=0 -object filter-buffer,id=fuzzclkf,netdev=fuzzclk,interval=1000"
-target_args() {
-    case $1 in
-        accel) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0,accel=on,ats=off,ril=off,oas=44,ssidsize=0" ;;
-        emul) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0" ;;
-        *) return 1 ;;
-    esac
-}
-# generic-fuzz writes/reads the SMMU's MMIO region ("arm-smmuv3", 128 KiB);
-# the SMMU's own DMA reads (STEs, CDs, commands) get fuzzer data.
-OBJECTS="arm-smmuv3"
-
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:symbolize=1}
+. "$here/targets.sh"
+ASAN_OPTS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:symbolize=1}
+# accel-host also looks for leaks: libFuzzer checks every input after which
+# more was allocated than freed (what QEMU's start-up leaves unfreed, for
+# good, is not checked at exit)
+ASAN_OPTS_HOST=${ASAN_OPTIONS:-detect_leaks=1:leak_check_at_exit=0:abort_on_error=0:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 mkdir -p "$OUT"
@@ -56,6 +50,12 @@ log "fuzz build: $FUZZ_BUILD (log: $OUT/build.log; the first build takes long)"
     exit 1
 }
 [ -x "$FUZZER" ] || die "no $FUZZER after the build"
+case " $* " in
+    *" accel-host "*)
+        gcc -shared -fPIC -O2 -Wall -Werror -I"$TREE/linux-headers" \
+            -o "$FAKEHOST_SO" "$here/fakehost.c" -ldl || die "gcc fakehost.c failed"
+        ;;
+esac
 
 # The first lines of a sanitizer or libFuzzer report in a log.
 report_head() {
@@ -68,7 +68,10 @@ report_head() {
 
 rc=0
 for t in "$@"; do
-    args=$(target_args "$t") || die "unknown target '$t' (accel, emul)"
+    args=$(target_args "$t") || die "unknown target '$t' (accel, emul, accel-host)"
+    # shellcheck disable=SC2046
+    tenv=(ASAN_OPTIONS="$ASAN_OPTS" $(target_env "$t" "$FAKEHOST_SO"))
+    [ "$t" != accel-host ] || tenv[0]=ASAN_OPTIONS=$ASAN_OPTS_HOST
     dir=$OUT/$t
     corpus=$CACHE/fuzz/corpus-$t
     seeds=$CACHE/fuzz/seeds
@@ -79,7 +82,7 @@ for t in "$@"; do
     log "fuzz $t: ${FUZZ_TIME}s, corpus $corpus ($before inputs)"
     # shellcheck disable=SC2086
     (cd "$dir" && QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
-        "$FUZZER" --fuzz-target=generic-fuzz \
+        env "${tenv[@]}" "$FUZZER" --fuzz-target=generic-fuzz \
         -max_total_time="$FUZZ_TIME" -print_final_stats=1 \
         -timeout="${FUZZ_UNIT_TIMEOUT:-25}" -rss_limit_mb=4096 \
         -max_len="${FUZZ_MAX_LEN:-4096}" -artifact_prefix="$dir/" \
@@ -92,7 +95,7 @@ for t in "$@"; do
         mkdir -p "$corpus.merge"
         # shellcheck disable=SC2086
         if (cd "$dir" && QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
-                "$FUZZER" --fuzz-target=generic-fuzz -merge=1 \
+                env "${tenv[@]}" "$FUZZER" --fuzz-target=generic-fuzz -merge=1 \
                 -timeout="${FUZZ_UNIT_TIMEOUT:-25}" -rss_limit_mb=4096 \
                 "$corpus.merge" "$corpus") >"$dir/merge.log" 2>&1 &&
            [ -n "$(ls -A "$corpus.merge")" ]; then
@@ -113,18 +116,24 @@ for t in "$@"; do
     echo "   executions ${execs:-?} (${eps:-?} exec/s), cov ${cov:-?}, corpus $before -> $after inputs (${size} KiB in $corpus)"
     # which commands the corpus reaches: replay it once with the trace on
     # shellcheck disable=SC2086
-    (cd "$dir" && QEMU_FUZZ_ARGS="$args -trace enable=smmuv3_cmdq_opcode,file=$dir/replay.trace" \
-        QEMU_FUZZ_OBJECTS="$OBJECTS" "$FUZZER" --fuzz-target=generic-fuzz \
+    (cd "$dir" && QEMU_FUZZ_ARGS="$args -trace enable=smmuv3_cmdq_opcode -trace enable=iommufd_backend_* -trace enable=smmuv3_accel_* -trace file=$dir/replay.trace" \
+        QEMU_FUZZ_OBJECTS="$OBJECTS" env "${tenv[@]}" "$FUZZER" --fuzz-target=generic-fuzz \
         -runs=0 "$corpus") >"$dir/replay.log" 2>&1
     cmds=$(sed -n 's/.*smmuv3_cmdq_opcode <--- \(SMMU_CMD_\)\{0,1\}//p' "$dir/replay.trace" 2>/dev/null |
            sort -u | tr '\n' ' ')
     echo "   commands reached by the corpus: ${cmds:-none}"
+    if [ "$t" = accel-host ]; then
+        # the host calls and accel events the corpus reaches, with counts
+        host=$(grep -oE '(iommufd_backend|smmuv3_accel)_[a-z0-9_]+' "$dir/replay.trace" 2>/dev/null |
+               sort | uniq -c | sort -rn | awk '{printf "%s(%s) ", $2, $1}')
+        echo "   host calls and accel events reached: ${host:-none}"
+    fi
     mapfile -t arts < <(find "$dir" -maxdepth 1 -type f \
         \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | sort)
     if [ ${#arts[@]} -gt 0 ] || [ "$frc" -ne 0 ]; then
         rc=1
         echo "!! fuzz $t: libFuzzer exit $frc; reproducer(s): ${arts[*]:-none}"
-        echo "   replay: QEMU_FUZZ_ARGS='$args' QEMU_FUZZ_OBJECTS='$OBJECTS' $FUZZER --fuzz-target=generic-fuzz ${arts[0]:-<input>}"
+        echo "   replay: QEMU_FUZZ_ARGS='$args' QEMU_FUZZ_OBJECTS='$OBJECTS' ${tenv[*]} $FUZZER --fuzz-target=generic-fuzz ${arts[0]:-<input>}"
         report_head "$dir/fuzz.log" | sed 's/^/   | /'
         result FAIL "fuzz-$t" "${execs:-?} execs; ${arts[0]:-exit $frc}; log: $dir/fuzz.log"
     else

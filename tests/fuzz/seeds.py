@@ -114,6 +114,50 @@ def seeds():
     out["cmd-illegal"] = setup() + [dma(cmd(0x7F)), write(CMDQ_PROD, 1, LONG),
                                     read(GERROR), write(GERRORN, 1, LONG),
                                     write(CMDQ_CONS, 1, LONG)]
+    out.update(host_seeds())
+    return out
+
+
+def host_seeds():
+    """For accel-host (an assigned device, StreamID 8, on a fake host):
+    stage-1 STEs installed as nested HWPTs, batches of invalidations the
+    host gets, and the event queue on (the vEVENTQ) while the fake host
+    answers."""
+    out = {}
+    s1 = [dma(CMDS["cfgi_ste"]), dma(ste()), dma(cd())]
+    tlbis = [CMDS[n] for n in ("tlbi_nh_asid", "tlbi_nh_va", "tlbi_nh_all",
+                               "tlbi_nsnh_all", "cfgi_cd", "sync")]
+    # install, then a batch that ends in a CMD_SYNC, then read the events
+    out["host-s1-batch"] = setup() + s1 + [write(CMDQ_PROD, 1, LONG)] + [
+        dma(c) for c in tlbis] + [
+        write(CMDQ_PROD, 1 + len(tlbis), LONG), op_clock(),
+        read(EVENTQ_PROD), write(EVENTQ_CONS, 1, LONG), read(GERROR)]
+    # several CDs (S1CDMax), a linear CD table, then CFGI_CD and an ASID
+    out["host-s1-cdmax"] = setup() + [
+        dma(CMDS["cfgi_ste"]), dma(ste(s1cdmax=2)), dma(cd()), dma(cd(asid=2)),
+        write(CMDQ_PROD, 1, LONG), dma(CMDS["cfgi_cd"]),
+        dma(cmd(0x11, w1=2 << 16)), dma(CMDS["sync"]),
+        write(CMDQ_PROD, 4, LONG), op_clock()]
+    # bypass, then abort, then an S2 config the vSMMU does not have
+    for name, cfg in (("bypass", 0b100), ("abort", 0b000), ("s2", 0b110),
+                      ("nested", 0b111)):
+        out["host-ste-" + name] = setup() + [
+            dma(CMDS["cfgi_ste"]), dma(ste(config=cfg)),
+            write(CMDQ_PROD, 1, LONG), read(GERROR), read(EVENTQ_PROD)]
+    # the event queue off and on again (the vEVENTQ freed, made again),
+    # the SMMU off (the device on the abort HWPT), an invalidation of all
+    out["host-eventq-toggle"] = setup() + s1 + [
+        write(CMDQ_PROD, 1, LONG), write(CR0, 0x9, LONG),
+        write(CR0, 0xD, LONG), dma(CMDS["tlbi_nh_all"]), dma(CMDS["sync"]),
+        write(CMDQ_PROD, 3, LONG), op_clock(), write(CR0, 0, LONG),
+        write(GBPA, 1 << 20, LONG), write(CR0, 0xD, LONG)]
+    # CFGI_ALL and ranges of StreamIDs, ATC_INV, and a CMD_SYNC that
+    # signals an MSI
+    out["host-cfgi-range"] = setup() + s1 + [
+        write(CMDQ_PROD, 1, LONG), dma(CMDS["cfgi_all"]),
+        dma(CMDS["cfgi_ste_range"]), dma(CMDS["atc_inv"]),
+        dma(cmd(0x46, w0=(1 << 12), w2=RAM + 0x50000)),
+        write(CMDQ_PROD, 5, LONG), op_clock(), read(GERROR)]
     return out
 
 
