@@ -106,6 +106,7 @@ def run_set(spec, files):
             shutil.copy(gcda, os.path.join(d, base + ".gcda"))
             os.symlink(gcno, os.path.join(d, base + ".gcno"))
             p = subprocess.run([gcov, "--json-format", "--stdout",
+                                "--branch-probabilities",
                                 os.path.join(d, base + ".gcda")],
                                cwd=build, capture_output=True, text=True)
             if p.returncode != 0:

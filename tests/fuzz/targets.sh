@@ -12,7 +12,7 @@ target_args() {
         accel) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0,accel=on,ats=off,ril=off,oas=44,ssidsize=0" ;;
         emul) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0" ;;
         # the ID registers come from the fake host's IOMMU_GET_HW_INFO
-        accel-host) echo "$MACHINE -object iommufd,id=iommufd0,fd=$IOMMUFD_FD -device arm-smmuv3,primary-bus=pcie.0,accel=on -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,addr=1.0" ;;
+        accel-host) echo "$MACHINE -object iommufd,id=iommufd0,fd=$IOMMUFD_FD -device arm-smmuv3,primary-bus=pcie.0,accel=on -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,addr=1.0,id=hostdev0" ;;
         *) return 1 ;;
     esac
 }
