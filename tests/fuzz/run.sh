@@ -78,6 +78,23 @@ for t in "$@"; do
     rm -rf "$dir"
     mkdir -p "$dir" "$corpus"
     python3 "$here/seeds.py" "$seeds" || die "seeds.py failed"
+    # the inputs that found bugs (tests/fuzz/regressions/TARGET-*) must run
+    # clean first: each ran into a sanitizer report before its fix
+    for reg in "$here"/regressions/"$t"-*; do
+        [ -f "$reg" ] || continue
+        # shellcheck disable=SC2086
+        if (cd "$dir" && QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
+                env "${tenv[@]}" "$FUZZER" --fuzz-target=generic-fuzz "$reg") \
+                >"$dir/regression-$(basename "$reg").log" 2>&1; then
+            result PASS "fuzz-regression: $(basename "$reg")" "runs clean"
+            echo "== fuzz $t: regression input $(basename "$reg") runs clean"
+        else
+            rc=1
+            result FAIL "fuzz-regression: $(basename "$reg")" "log: $dir/regression-$(basename "$reg").log"
+            echo "!! fuzz $t: regression input $(basename "$reg") failed again"
+            report_head "$dir/regression-$(basename "$reg").log" | sed 's/^/   | /'
+        fi
+    done
     before=$(find "$corpus" -type f | wc -l)
     log "fuzz $t: ${FUZZ_TIME}s, corpus $corpus ($before inputs)"
     # shellcheck disable=SC2086
