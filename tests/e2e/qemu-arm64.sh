@@ -141,6 +141,7 @@ chmod +x "$pc"
 base=$("$REPO/scripts/fetch-base.sh")
 log "qemu-arm64: source = $(basename "$(dirname "$base")") + ${#patches[@]} patches"
 rm -rf "$src"
+mkdir -p "$(dirname "$src")"
 cp -a "$base" "$src"
 for p in "${patches[@]}"; do
     # git apply works outside a repository and handles binary hunks
