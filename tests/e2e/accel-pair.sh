@@ -72,10 +72,14 @@ $Q -M virt,gic-version=3,highmem=off -accel qtest -qtest stdio -qtest-log /dev/n
 qpid=$!
 exec 3>"$in"
 trap '' PIPE
-n=0
-q() { echo "$*" >&3 2>/dev/null; n=$((n + 1)); }
+# The commands sent, a line each, counted in a file: rd runs in command
+# substitutions, i.e. subshells, so a counter variable lost its commands,
+# and sync_q stopped waiting before the answers it needed came (as in
+# accel-smoke.sh, where the slower gcov QEMU showed it).
+: >"$outf.sent"
+q() { echo "$*" >&3 2>/dev/null; echo >>"$outf.sent"; }
 sync_q() {
-    i=0
+    i=0 n=$(wc -l <"$outf.sent")
     while [ "$(grep -c '^OK' "$outf" 2>/dev/null)" -lt "$n" ] && [ $i -lt 300 ]; do
         kill -0 $qpid 2>/dev/null || break
         usleep 100000; i=$((i + 1))

@@ -54,11 +54,15 @@ exec 3>"$in"
 # If QEMU dies mid-run, writes to the FIFO fail (EPIPE) instead of killing
 # this script: the remaining checks then report FAIL with what they saw.
 trap '' PIPE
-n=0
-q() { echo "$*" >&3 2>/dev/null; n=$((n + 1)); }
+# The commands sent, a line each, counted in a file: rd and event run in
+# command substitutions, i.e. subshells, so a counter variable lost their
+# commands, and sync_q stopped waiting before the answers it needed came
+# (a stale "OK" read as the register; seen with the slower gcov QEMU).
+: >"$out.sent"
+q() { echo "$*" >&3 2>/dev/null; echo >>"$out.sent"; }
 # wait until QEMU answered every command sent so far (at most ~20 s)
 sync_q() {
-    i=0
+    i=0 n=$(wc -l <"$out.sent")
     while [ "$(grep -c '^OK' "$out" 2>/dev/null)" -lt "$n" ] && [ $i -lt 200 ]; do
         kill -0 $qpid 2>/dev/null || break
         usleep 100000; i=$((i + 1))

@@ -34,6 +34,55 @@ to_vfio() {
     echo "$1" >/sys/bus/pci/drivers_probe
 }
 
+# e2e_gcov=1 on the kernel command line (run.sh's E2E_QEMU_GCOV): the arm64
+# QEMU is a gcov build.  Each run of it adds its counters, at exit, to the
+# .gcda files under /tmp/gcov + the absolute path of L0's build directory
+# (GCOV_PREFIX; the scripts that start it inherit it, and E2E_GCOV tells
+# them to let it exit rather than kill it).  gcov_dump sends the files that
+# matter back over the console, before each power-off.
+if grep -q 'e2e_gcov=1' /proc/cmdline; then
+    export GCOV_PREFIX=/tmp/gcov E2E_GCOV=1
+    unset GCOV_PREFIX_STRIP
+    mkdir -p "$GCOV_PREFIX"
+fi
+# the objects of the series' code and of what it calls: the SMMUv3 and its
+# accelerated parts, PCI, the virt machine's ACPI tables, VFIO's and the
+# backend's iommufd (meson's object names, e.g.
+# libqemu-aarch64-softmmu.a.p/hw_arm_smmuv3-accel.c.gcda)
+GCOV_KEEP='(smmu[^/]*|/hw_pci_pci\.c|virt-acpi-build\.c|iommufd[^/]*)\.gcda$'
+# gcov_dump: the matching .gcda files as a gzipped tar, base64, between
+#     E2E-GCOV-BEGIN <n> files (of <all>) <bytes> bytes md5 <md5 of the tar.gz>
+#     E2E-GCOV-END
+# (paths relative to GCOV_PREFIX); run.sh unpacks them into the build tree
+gcov_dump() {
+    [ -n "${GCOV_PREFIX:-}" ] || return 0
+    # A QEMU still running (its script timed out) writes its counters only
+    # when it exits: TERM, and KILL only if it will not go.
+    pids=$(pidof qemu-system-aarch64)
+    if [ -n "$pids" ]; then
+        echo "=== gcov: QEMU $pids still running: SIGTERM"
+        # shellcheck disable=SC2086  # one argument per pid
+        kill $pids
+        i=0
+        while [ $i -lt 30 ] && pidof qemu-system-aarch64 >/dev/null; do sleep 1; i=$((i + 1)); done
+        # shellcheck disable=SC2086
+        pids=$(pidof qemu-system-aarch64) && { echo "=== gcov: SIGKILL $pids (its counters are lost)"; kill -9 $pids; }
+    fi
+    all=$(find "$GCOV_PREFIX" -name '*.gcda' | wc -l)
+    files=$(cd "$GCOV_PREFIX" && find . -name '*.gcda' | grep -E "$GCOV_KEEP")
+    n=$(echo "$files" | grep -c .)
+    if [ "$n" = 0 ]; then
+        echo "E2E-GCOV-BEGIN 0 files (of $all)"
+        echo "E2E-GCOV-END"
+        return 0
+    fi
+    # shellcheck disable=SC2086  # one argument per file (no blanks)
+    (cd "$GCOV_PREFIX" && tar cf - $files) | gzip >/tmp/gcov.tar.gz
+    echo "E2E-GCOV-BEGIN $n files (of $all) $(wc -c </tmp/gcov.tar.gz) bytes md5 $(md5sum </tmp/gcov.tar.gz | cut -d' ' -f1)"
+    base64 /tmp/gcov.tar.gz
+    echo "E2E-GCOV-END"
+}
+
 # the SMMU driver's feature word: NESTING is bit 19, S2FWB bit 23
 feat=$(dmesg | sed -n 's/.*arm-smmu-v3.*(features \(0x[0-9a-f]*\)).*/\1/p' | head -n 1)
 echo "E2E-BOOT kernel $(uname -r), SMMUv3 features ${feat:-unknown}, init at L1 uptime $(up) s"
@@ -73,6 +122,7 @@ if [ -n "$bench" ]; then
         [ -n "$dev" ] && timeout 1200 /bin/l2-bench.sh "$v" "$dev" $bio
         echo "=== bench $v exit status $? at L1 uptime $(up) s"
     done
+    gcov_dump
     echo "E2E-DONE at L1 uptime $(up) s"
     grep -q e2eshell /proc/cmdline && exec sh
     poweroff -f
@@ -178,6 +228,7 @@ fi
 echo "=== host kernel messages (SMMU events the guest must not see)"
 dmesg | grep -E 'arm-smmu-v3.*(event|fault|F_|C_BAD)' | tail -n 10
 
+gcov_dump
 echo "E2E-DONE at L1 uptime $(up) s"
 # e2eshell on the kernel command line keeps L1 up for debugging
 grep -q e2eshell /proc/cmdline && exec sh

@@ -200,6 +200,13 @@ finish() {
     exec 5>&-
     alive && kill "$qpid" 2>/dev/null
     sleep 1
+    # gcov (l1-init.sh's E2E_GCOV): QEMU writes its counters as it exits,
+    # which takes a while; SIGKILL only one that will not go
+    if [ -n "${E2E_GCOV:-}" ]; then
+        i=0
+        while alive && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+        alive && kill -9 "$qpid" 2>/dev/null
+    fi
     kill "$catpid" 2>/dev/null
     echo "=== $TAG: L2 serial console (L2| lines), QEMU stderr, QMP"
     src con | sed 's/^/L2| /' | tail -n 150

@@ -17,6 +17,14 @@
 # series (patches/), the base version, the package list and the configure
 # options.  The source copy, the sysroot and the build directory have fixed
 # paths so that ccache hits when only the key changed.
+#
+# E2E_QEMU_GCOV=1: the coverage variant instead (run.sh's E2E_QEMU_GCOV):
+# the same with --enable-gcov (so another key), built in its own fixed
+# $E2E_CACHE/qemu-arm64/cov/{src,build}, which are kept: gcov needs the
+# .gcno files and the sources beside the .gcda files that L1 sends back.
+# $out/BUILD names that build directory.  One build directory serves one
+# key at a time: the cached binary counts only while cov/build/e2e-key
+# names its key (a later cov build of another series replaced the .gcno).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -37,6 +45,11 @@ CONFIGURE=(--cross-prefix=aarch64-linux-gnu- --target-list=aarch64-softmmu
            --enable-kvm --enable-tcg
            --enable-fdt=system --disable-docs --disable-install-blobs
            --disable-download --python="$PYTHON")
+case ${E2E_QEMU_GCOV:-0} in
+0) gcov= ;;
+1) gcov=yes CONFIGURE+=(--enable-gcov) ;;
+*) die "E2E_QEMU_GCOV=$E2E_QEMU_GCOV: want 0 or 1" ;;
+esac
 # Not followed when walking dependencies: the cross toolchain provides the C
 # runtime, and interpreters or build tools are no libraries to link with.
 SKIP='^(libc6|libc6-dev|libc-dev-bin|libgcc-s1|gcc-[0-9]+-base|linux-libc-dev|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|libtirpc.*|python3.*|libpython3.*|perl.*|libperl.*|dpkg|tar|install-info|pkgconf.*|pkg-config|libpkgconf.*|libglib2.0-bin|libglib2.0-dev-bin|libglib2.0-data|rpcsvc-proto|readline-common|mime-support|media-types|mailcap)$'
@@ -54,8 +67,13 @@ key=$( { series_hash; cat "$DEVICES"; echo "$QEMU_DEB_VERSION ${DEV_PKGS[*]} ${C
 top=$E2E_CACHE/qemu-arm64
 out=$top/$key
 sysroot=$top/sysroot
-# the L2 stage needs the sysroot's libraries too, so both must be there
-if [ -x "$out/qemu-system-aarch64" ] && [ -f "$sysroot/.complete" ]; then
+# the scratch source copy and build directory (kept for the gcov variant)
+src=$top/src build=$top/build
+[ -z "$gcov" ] || src=$top/cov/src build=$top/cov/build
+# the L2 stage needs the sysroot's libraries too, so both must be there;
+# the gcov variant its build directory as well
+if [ -x "$out/qemu-system-aarch64" ] && [ -f "$sysroot/.complete" ] &&
+   { [ -z "$gcov" ] || [ "$(cat "$build/e2e-key" 2>/dev/null)" = "$key" ]; }; then
     log "qemu-arm64: cached $out/qemu-system-aarch64"
     echo "$out/qemu-system-aarch64"
     exit 0
@@ -120,10 +138,10 @@ EOF
 chmod +x "$pc"
 
 # ---- the source: pristine base + patches/ -------------------------------
-src=$top/src
 base=$("$REPO/scripts/fetch-base.sh")
 log "qemu-arm64: source = $(basename "$(dirname "$base")") + ${#patches[@]} patches"
 rm -rf "$src"
+mkdir -p "$(dirname "$src")"
 cp -a "$base" "$src"
 for p in "${patches[@]}"; do
     # git apply works outside a repository and handles binary hunks
@@ -134,7 +152,6 @@ cp "$DEVICES" "$src/configs/devices/aarch64-softmmu/e2e-l1.mak"
 
 # ---- configure and build out of tree -----------------------------------
 ml=aarch64-linux-gnu
-build=$top/build
 rm -rf "$build"
 mkdir -p "$build"
 cc=aarch64-linux-gnu-gcc
@@ -166,6 +183,8 @@ mkdir -p "$out.tmp"
 aarch64-linux-gnu-strip -o "$out.tmp/qemu-system-aarch64" "$build/qemu-system-aarch64"
 $readelf -d "$build/qemu-system-aarch64" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' >"$out.tmp/NEEDED"
 echo "$sysroot" >"$out.tmp/SYSROOT"
+# gcov: the .gcda paths compiled in are the build directory's physical path
+[ -z "$gcov" ] || (cd "$build" && pwd -P) >"$out.tmp/BUILD"
 # Every library it needs must come from the sysroot or the cross C library,
 # or the L2 stage will not be able to run it inside L1.
 while read -r lib; do
@@ -174,7 +193,12 @@ while read -r lib; do
 done <"$out.tmp/NEEDED"
 rm -rf "$out"
 mv "$out.tmp" "$out"
-# the source and object trees are large; the stripped binary is what counts
-rm -rf "$build" "$src"
+if [ -n "$gcov" ]; then
+    # kept: gcov reads the .gcno files (and the sources) there later
+    echo "$key" >"$build/e2e-key"
+else
+    # the source and object trees are large; the stripped binary is what counts
+    rm -rf "$build" "$src"
+fi
 log "qemu-arm64: built in $((SECONDS - t0)) s; needs $(tr '\n' ' ' <"$out/NEEDED")"
 echo "$out/qemu-system-aarch64"

@@ -26,6 +26,14 @@
 #                       the arm64 QEMU exits at cold plug: accel-viommu and
 #                       accel-start FAIL with its EOPNOTSUPP message)
 #   E2E_L1_APPEND=...   extra L1 kernel arguments
+#   E2E_QEMU_GCOV=1     coverage of the arm64 QEMU in L1 (`make coverage`):
+#                       its gcov variant (qemu-arm64.sh), whose counters L1
+#                       sends back over the console at the end (l1-init.sh's
+#                       gcov_dump: the SMMUv3, PCI, ACPI and iommufd
+#                       objects); they land beside the .gcno files in its
+#                       build directory, whose path is in $E2E_OUT/gcov-build
+#                       (row e2e-gcov; the .gcda files of earlier runs are
+#                       deleted first)
 #   E2E_L0_TRACE=EV,... L0's trace events to log (e.g. the emulated host
 #                       SMMU's walks), into logs/l0-guest-errors.log
 #   E2E_L2=kvm|full|inject|mixed|off
@@ -70,6 +78,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 QEMU=$BUILD/qemu-system-aarch64
 unset E2E_L2_VMM  # set below when the arm64 QEMU is there
+case ${E2E_QEMU_GCOV:-0} in
+0) GCOV= ;;
+1) GCOV=yes ;;
+*) echo "E2E_QEMU_GCOV=$E2E_QEMU_GCOV: want 0 or 1" >&2; exit 2 ;;
+esac
+covbuild=  # the gcov variant's build directory (set below)
+[ -z "$GCOV" ] || rm -f "$E2E_OUT/gcov-build"
 t_start=$SECONDS
 
 # The rows L1 must report, in table order; one missing counts as a FAIL.
@@ -244,7 +259,19 @@ else
     if run_logged qemu-arm64 "$here/qemu-arm64.sh"; then
         vmm=$(cat "$E2E_OUT/qemu-arm64.out")
         export E2E_L2_VMM=$vmm
-        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($(how qemu-arm64 built), $((SECONDS - t)) s)"
+        gv=
+        if [ -n "$GCOV" ]; then
+            gv="gcov variant, "
+            covbuild=$(cat "$(dirname "$vmm")/BUILD" 2>/dev/null)
+            if [ -d "$covbuild" ]; then
+                # each run's counters alone: L1's .gcda files replace none
+                find "$covbuild" -name '*.gcda' -delete
+                echo "$covbuild" >"$E2E_OUT/gcov-build"
+            else
+                covbuild=
+            fi
+        fi
+        row PASS l2-vmm-build "arm64 qemu-system-aarch64 $(du -h "$vmm" | cut -f1) ($gv$(how qemu-arm64 built), $((SECONDS - t)) s)"
     else
         row FAIL l2-vmm-build "cross build failed (see qemu-arm64.log, qemu-arm64-build.log)"
     fi
@@ -300,6 +327,49 @@ else
     row FAIL l1-initramfs "see initramfs.log"
 fi
 
+# ---- gcov (E2E_QEMU_GCOV=1): L1's .gcda files into the build tree -------
+# l1-init.sh's gcov_dump printed them as a base64 tar.gz between
+#     E2E-GCOV-BEGIN <n> files (of <all>) <bytes> bytes md5 <md5>
+#     E2E-GCOV-END
+# with the paths that gcov gave them in L1 (/tmp/gcov, GCOV_PREFIX, + the
+# build directory's absolute path), relative to /tmp/gcov
+gcov_collect() {
+    local hdr want all bytes md5 got blob=$E2E_OUT/gcov.tar.gz x=$E2E_OUT/gcov-unpack n other kib
+    hdr=$(grep -m1 '^E2E-GCOV-BEGIN ' "$console")
+    if [ -z "$hdr" ] || ! grep -q '^E2E-GCOV-END' "$console"; then
+        row FAIL e2e-gcov "no E2E-GCOV-BEGIN/END block on L1's console (L1 did not get to its end? see console.log)"
+        return
+    fi
+    read -r _ want _ _ all bytes _ _ md5 <<<"$hdr"
+    all=${all%)}
+    if [ "$want" = 0 ]; then
+        row FAIL e2e-gcov "L1 had none of the .gcda files wanted ($all in all under /tmp/gcov): no arm64 QEMU ran and exited?"
+        return
+    fi
+    sed -n '/^E2E-GCOV-BEGIN /,/^E2E-GCOV-END/{/^E2E-GCOV-/d;p}' "$console" | base64 -d >"$blob" 2>/dev/null
+    got=$(md5sum <"$blob" | cut -d' ' -f1)
+    if [ "$got" != "$md5" ]; then
+        row FAIL e2e-gcov "corrupt on the console: $(wc -c <"$blob") bytes with md5 $got, L1 sent $bytes bytes with md5 $md5"
+        return
+    fi
+    rm -rf "$x"
+    mkdir -p "$x"
+    if ! tar -xzf "$blob" -C "$x"; then
+        row FAIL e2e-gcov "the tar.gz from L1 does not unpack ($blob)"
+        return
+    fi
+    n=$(find "$x$covbuild" -name '*.gcda' 2>/dev/null | wc -l)
+    other=$(find "$x" -name '*.gcda' -not -path "$x$covbuild/*" | wc -l)
+    if [ "$n" != "$want" ]; then
+        row FAIL e2e-gcov "$n of the $want .gcda files from L1 are under $covbuild, $other elsewhere (a binary built in another directory?); see $x"
+        return
+    fi
+    cp -r "$x$covbuild/." "$covbuild/"
+    kib=$(find "$x" -name '*.gcda' -printf '%s\n' | awk '{ s += $1 } END { printf "%d", (s + 1023) / 1024 }')
+    row PASS e2e-gcov "$n gcda files back from L1 ($kib KiB, $(((bytes + 1023) / 1024)) KiB gzipped over the console; $all written in L1) into $covbuild"
+    rm -rf "$x"
+}
+
 # ---- the run: L0 QEMU boots L1, L1 runs the checks and powers off -------
 if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     console=$E2E_LOGS/console.log
@@ -346,7 +416,7 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         # the +ds source has no NIC option ROMs, hence -net none
         -nographic -no-reboot -net none
         -kernel "$kernel" -initrd "$initrd"
-        -append "console=ttyAMA0 rdinit=/init panic=-1 $l1_l2 ${E2E_L1_APPEND:-}"
+        -append "console=ttyAMA0 rdinit=/init panic=-1 $l1_l2${covbuild:+ e2e_gcov=1} ${E2E_L1_APPEND:-}"
         -d guest_errors -D "$E2E_LOGS/l0-guest-errors.log"
     )
     l0tr=${E2E_L0_TRACE:-}
@@ -388,10 +458,15 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     else
         row FAIL l1-poweroff "L0 exit status $qrc, wall ${wall} s"
     fi
+    [ -z "$covbuild" ] || gcov_collect
 else
     for name in l1-boot "${GUEST_ROWS[@]}" l1-poweroff; do
         row FAIL "$name" "not run: no L1 kernel or initramfs"
     done
+    [ -z "$covbuild" ] || row FAIL e2e-gcov "not run: no L1 kernel or initramfs"
+fi
+if [ -n "$GCOV" ] && [ -z "$covbuild" ]; then
+    row FAIL e2e-gcov "E2E_QEMU_GCOV=1, but no gcov build of the arm64 QEMU (see l2-vmm-build; its BUILD file names the build directory)"
 fi
 if [ -z "${E2E_L2_VMM:-}" ]; then
     for name in "${ACCEL_ROWS[@]}"; do
