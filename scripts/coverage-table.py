@@ -87,7 +87,7 @@ def run_set(spec, files):
     stems = {p.replace("/", "_") + ".gcda" for p in files}
     result = defaultdict(dict)
     tmp = tempfile.mkdtemp(prefix="cov-")
-    n = 0
+    n = k = 0
     try:
         if not os.path.isdir(droot):
             return name, result, 0
@@ -100,7 +100,8 @@ def run_set(spec, files):
                 print(f"warning: {name}: no {gcno} for {gcda}", file=sys.stderr)
                 continue
             # gcda and gcno side by side in a scratch copy
-            d = os.path.join(tmp, str(n))
+            k += 1
+            d = os.path.join(tmp, str(k))
             os.makedirs(d)
             base = os.path.basename(rel)[:-5]
             shutil.copy(gcda, os.path.join(d, base + ".gcda"))

@@ -65,7 +65,7 @@ if [ "${COVERAGE_TABLE_ONLY:-0}" = 0 ]; then
         if [ -d "$CACHE/fuzz/corpus-accel-host" ] && [ -x "$REPO/build-fuzz/qemu-fuzz-aarch64" ]; then
             phase "the accel-host fuzz corpus replayed on $BUILD_COV"
             GCOV_PREFIX=$COV/fuzz QEMU=$BUILD_COV/qemu-system-aarch64 \
-                "$REPO/tests/fuzz/replay-cov.sh" "$CACHE/fuzz/corpus-accel-host" \
+                "$REPO/tests/fuzz/replay-cov.sh" "$CACHE/fuzz/corpus-accel-host" "$CACHE/fuzz/seeds" \
                 >"$COV/fuzz.log" 2>&1 || warn "the replay failed: $COV/fuzz.log"
             tail -n 1 "$COV/fuzz.log" >&2
         else

@@ -46,10 +46,10 @@ if grep -q 'e2e_gcov=1' /proc/cmdline; then
     mkdir -p "$GCOV_PREFIX"
 fi
 # the objects of the series' code and of what it calls: the SMMUv3 and its
-# accelerated parts, PCI, the virt machine's ACPI tables, VFIO's and the
-# backend's iommufd (meson's object names, e.g.
+# accelerated parts, PCI, the virt machine and its ACPI tables, gpex-acpi,
+# VFIO, the iommufd backend, KVM's MSI routing (meson's object names, e.g.
 # libqemu-aarch64-softmmu.a.p/hw_arm_smmuv3-accel.c.gcda)
-GCOV_KEEP='(smmu[^/]*|/hw_pci_pci\.c|virt-acpi-build\.c|iommufd[^/]*)\.gcda$'
+GCOV_KEEP='(smmu[^/]*|/hw_pci_pci\.c|virt-acpi-build\.c|/hw_arm_virt\.c|gpex-acpi\.c|iommufd[^/]*|/hw_vfio_[a-z-]*\.c|/target_arm_kvm\.c)\.gcda$'
 # gcov_dump: the matching .gcda files as a gzipped tar, base64, between
 #     E2E-GCOV-BEGIN <n> files (of <all>) <bytes> bytes md5 <md5 of the tar.gz>
 #     E2E-GCOV-END

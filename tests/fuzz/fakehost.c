@@ -71,9 +71,9 @@
  *                    control file.  A hash of the guest-derived content of a
  *                    call (the vSTE of a nested HWPT_ALLOC, of the HWPT an
  *                    ATTACH or DESTROY names; the commands of an
- *                    HWPT_INVALIDATE) picks, for about one call in 12, an
+ *                    HWPT_INVALIDATE) picks, for about one call in 5, an
  *                    error (and for an invalidation the entry that fails),
- *                    and for about one in 4 a few vEVENTQ records (their
+ *                    and for about one in 2 a few vEVENTQ records (their
  *                    type, StreamID and address from the same words, an
  *                    unknown vSID and a LOST_EVENTS header now and then).
  *                    The abort and bypass vSTEs (what QEMU installs at
@@ -1641,7 +1641,7 @@ static uint64_t fuzz_key(int idx, Fake *f, void *arg, uint32_t *n)
 /* An error to inject into this call, if its words pick one */
 static void fuzz_fail(Call *c, uint64_t key, uint32_t n)
 {
-    if (!key || c->inj || key % 12) {
+    if (!key || c->inj || key % 5) {
         return;
     }
     c->inj = fuzz_errs[(key >> 8) % ARRAY_SIZE(fuzz_errs)];
@@ -1662,7 +1662,7 @@ static void fuzz_events(int idx, void *arg, uint64_t key)
     uint64_t w[2] = { 0, 0 };
     long long sid = -1;
 
-    if (!key || (key >> 24) % 4) {
+    if (!key || (key >> 24) % 2) {
         return;
     }
     if (idx == C_IOMMU_HWPT_INVALIDATE) {
@@ -1674,7 +1674,7 @@ static void fuzz_events(int idx, void *arg, uint64_t key)
 
         memcpy(w, (void *)(uintptr_t)a->data_uptr, sizeof(w));
     }
-    if ((key >> 40) % 16 == 0) {
+    if ((key >> 40) % 8 == 0) {
         inject_lost();
         return;
     }

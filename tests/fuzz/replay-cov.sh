@@ -12,7 +12,9 @@
 # (guest RAM, which a reset leaves alone, carries over there too).  QEMU
 # ends with SIGTERM, a normal exit, so that gcov writes its counters.
 #
-# replay-cov.sh CORPUS_DIR
+# replay-cov.sh CORPUS_DIR [MORE_DIRS...]   (e.g. the corpus and the seeds,
+#                                           which libFuzzer does not copy
+#                                           into the corpus)
 # QEMU=<system binary>  default build-cov/qemu-system-aarch64
 # FUZZ_BUILD=<dir>      the fuzzing build (default build-fuzz/)
 # GCOV_PREFIX=<dir>     where the counters go (see scripts/coverage.sh)
@@ -21,7 +23,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../scripts/lib.sh"
 
-corpus=${1:?usage: replay-cov.sh CORPUS_DIR}
+[ $# -gt 0 ] || die "usage: replay-cov.sh CORPUS_DIR [MORE_DIRS...]"
 QEMU=${QEMU:-$REPO/build-cov/qemu-system-aarch64}
 FUZZ_BUILD=${FUZZ_BUILD:-$REPO/build-fuzz}
 FUZZER=$FUZZ_BUILD/qemu-fuzz-aarch64
@@ -46,14 +48,16 @@ trace() {
     name=$(basename "$in")
     FUZZ_SERIALIZE_QTEST=1 QTEST_LOG=1 QEMU_FUZZ_ARGS="$args" QEMU_FUZZ_OBJECTS="$OBJECTS" \
         ASAN_OPTIONS=detect_leaks=0 env "${hostenv[@]}" \
-        "$FUZZER" --fuzz-target=generic-fuzz "$in" >/dev/null 2>"$out/traces/$name.log"
+        timeout -k 5 60 "$FUZZER" --fuzz-target=generic-fuzz "$in" \
+        >/dev/null 2>"$out/traces/$name.log" ||
+        echo "$name: the fuzzer exited $? (124: 60 s timeout)" >>"$out/failed"
     "$PYTHON" "$here/replay-qtest.py" --trace "$out/traces/$name.log" \
         >"$out/traces/$name.qtest"
     rm -f "$out/traces/$name.log"
 }
 
 # the fuzzer's order: libFuzzer runs a corpus smallest input first
-mapfile -t inputs < <(find "$corpus" -maxdepth 1 -type f -printf '%s %p\n' |
+mapfile -t inputs < <(find "$@" -maxdepth 1 -type f -printf '%s %p\n' |
                       sort -n | cut -d' ' -f2-)
 n=0
 for in in "${inputs[@]}"; do
@@ -72,5 +76,6 @@ env "${hostenv[@]}" "$PYTHON" "$here/replay-qtest.py" "$out/order" \
     "$out/qmp.sock" "$QEMU" -display none -machine accel=qtest -m 512M $args \
     -qtest stdio -qmp "unix:$out/qmp.sock,server=on,wait=off"
 rc=$?
-echo "replayed ${#inputs[@]} inputs ($cmds qtest commands) in one QEMU ($QEMU), a reset after each; exit $rc"
+slow=$(cat "$out/failed" 2>/dev/null | wc -l)
+echo "replayed ${#inputs[@]} inputs ($cmds qtest commands) in one QEMU ($QEMU), a reset after each; exit $rc; $slow inputs without a full trace (logged in serial mode, see $out/failed)"
 exit $rc
