@@ -105,7 +105,7 @@ fuzz: tree
 # replayed there (if `make fuzz` made one), and the e2e run with the arm64
 # QEMU built with gcov, its counters brought back out of L1.  About 45 min
 # on a cold machine; not part of `make check`.  Output: .check/coverage/.
-coverage: setup tree
+coverage: setup build
 	$(S)/coverage.sh
 
 # Scratch space only; the work tree may hold unexported work and is kept.
