@@ -48,10 +48,10 @@ if [ "${COVERAGE_TABLE_ONLY:-0}" = 0 ]; then
 
     if has qtests; then
         phase "qtests and unit tests on $BUILD_COV"
+        : >"$COV/qtests.results"
         GCOV_PREFIX=$COV/qtests BUILD=$BUILD_COV RESULTS=$COV/qtests.results \
             "$REPO/scripts/run-qtests.sh" >"$COV/qtests.log" 2>&1 ||
             warn "some qtests failed: $COV/qtests.results"
-        : >>"$COV/qtests.results"
         grep -E '^(PASS|FAIL|SKIP)' "$COV/qtests.results" | cut -c1-100 >&2
     fi
     if has fakehost; then
