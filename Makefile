@@ -103,8 +103,8 @@ fuzz: tree
 # per set of runs (scripts/coverage.sh): the qtests and unit tests and
 # fakehost-smoke on build-cov/ (gcc --coverage), the accel-host fuzz corpus
 # replayed there (if `make fuzz` made one), and the e2e run with the arm64
-# QEMU built with gcov, its counters brought back out of L1.  About 45 min
-# on a cold machine; not part of `make check`.  Output: .check/coverage/.
+# QEMU built with gcov, its counters brought back out of L1.  About 25 min
+# warm, 55 cold; not part of `make check`.  Output: .check/coverage/.
 coverage: setup build
 	$(S)/coverage.sh
 
