@@ -199,6 +199,12 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--uncovered-src", action="store_true",
                     help="print the source text of the accelerated files' uncovered lines")
+    ap.add_argument("--union", action="append", default=[],
+                    help="NAME=SET,SET...: one more column, the union of "
+                    "these sets (the sets of make check, say)")
+    ap.add_argument("--branches-of",
+                    help="a set or union: list the accelerated files' "
+                    "lines whose branch arcs it did not all take")
     a = ap.parse_args()
 
     files = series_files(a.tree)
@@ -211,6 +217,10 @@ def main():
                          for no, (c, arcs) in lines.items()}
                      for p, lines in res.items()})
              for name, res, _ in sets]
+    for u in a.union:
+        uname, members = u.split("=", 1)
+        members = members.split(",")
+        views.append((uname, merge([x for x in sets if x[0] in members])))
     views.append(("all", merge(sets)))
 
     hdr = f"{'file (new: all lines; changed: added lines)':<44}"
@@ -249,6 +259,12 @@ def main():
     lc, lt, bc, bt = acc["all"]
     print(f"accelerated files, all sets: lines {pct(lc, lt).strip()} "
           f"(target 95%), branches {bc}/{bt} {pct(bc, bt).strip()} (target 85%)")
+    for u in a.union:
+        uname = u.split("=", 1)[0]
+        lc, lt, bc, bt = acc[uname]
+        print(f"accelerated files, {uname} ({u.split('=', 1)[1]}): lines "
+              f"{lc}/{lt} {pct(lc, lt).strip()} (target 95%), branches "
+              f"{bc}/{bt} {pct(bc, bt).strip()} (target 85%)")
     for name, _, _ in sets:
         c = acc[name]
         print(f"accelerated files, {name} alone: lines {c[0]}/{c[1]} "
@@ -264,6 +280,18 @@ def main():
             src = open(os.path.join(a.tree, path)).read().splitlines()
             for no in unc:
                 print(f"    {no:5}: {src[no - 1].strip()}")
+    if a.branches_of:
+        view = dict(views)[a.branches_of]
+        print(f"\nlines of the accelerated files with branch arcs not "
+              f"taken ({a.branches_of}: taken/arcs):")
+        for path in sorted(files):
+            if not ACCEL.match(path) or path not in view:
+                continue
+            src = open(os.path.join(a.tree, path)).read().splitlines()
+            for no, (cov, arcs) in sorted(view[path].items()):
+                if arcs and not all(arcs):
+                    print(f"  {path}:{no} {sum(1 for x in arcs if x)}/"
+                          f"{len(arcs)}: {src[no - 1].strip()}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(summary, f, indent=1)

@@ -52,23 +52,33 @@ ASID=1                  # the ASID of its CD
 VFIO_FD=20
 IOMMUFD_FD=21
 
-# The fds 20 and 21 are made by the preload when QEMU loads it: only QEMU
-# gets it, not nice or env.
-coproc QT {
-    exec nice -n 19 env LD_PRELOAD="$SO" FAKEHOST_LOG="$log" \
-        FAKEHOST_CTL="$ctl" FAKEHOST_VFIO_FD=$VFIO_FD \
-        FAKEHOST_IOMMUFD_FD=$IOMMUFD_FD \
-        "$QEMU" -M virt,gic-version=3,highmem=off -accel qtest \
-        -qtest stdio -qtest-log /dev/null -display none -nodefaults -m 256M \
-        -object iommufd,id=iommufd0,fd=$IOMMUFD_FD \
-        -device arm-smmuv3,primary-bus=pcie.0,accel=on,id=smmu0 \
-        -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0 \
-        -trace 'enable=smmuv3_accel_*' -trace 'enable=smmuv3_forward_event' \
-        -trace 'enable=smmuv3_record_event' -trace 'enable=iommufd_backend_*' \
-        -D "$trace" 2>"$err"
+# launch [VAR=VALUE...] -- [SMMU_PROPS]: QEMU under the preload, as the
+# coprocess QT.  The fds 20 and 21 are made by the preload when QEMU loads
+# it: only QEMU gets it, not nice or env.  The guest errors QEMU logs go
+# to the trace file.  debug-threads names the vEVENTQ reader's thread.
+launch() {
+    local envs=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    coproc QT {
+        exec nice -n 19 env LD_PRELOAD="$SO" FAKEHOST_LOG="$log" \
+            FAKEHOST_CTL="$ctl" FAKEHOST_VFIO_FD=$VFIO_FD \
+            FAKEHOST_IOMMUFD_FD=$IOMMUFD_FD "${envs[@]}" \
+            "$QEMU" -M virt,gic-version=3,highmem=off -accel qtest \
+            -qtest stdio -qtest-log /dev/null -display none -nodefaults \
+            -m 256M -name smoke,debug-threads=on \
+            -object iommufd,id=iommufd0,fd=$IOMMUFD_FD \
+            -device arm-smmuv3,primary-bus=pcie.0,accel=on,id=smmu0"${1:-}" \
+            -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0 \
+            -d guest_errors \
+            -trace 'enable=smmuv3_accel_*' -trace 'enable=smmuv3_forward_event' \
+            -trace 'enable=smmuv3_record_event' -trace 'enable=iommufd_backend_*' \
+            -D "$trace" 2>"$err"
+    }
+    qpid=$QT_PID
+    qin=${QT[1]} qout=${QT[0]}
 }
-qpid=$QT_PID
-qin=${QT[1]} qout=${QT[0]}
+launch --
 
 # A qtest command and its answer, in $ans ("OK ..."), at most 20 s
 ans=
@@ -418,6 +428,179 @@ else
     fail veventq-none "$(first event .)"
 fi
 
+# 10. The vEVENTQ reader's own failures (the preload fails its poll() and
+# read()): passing ones it rides out, the others end the reader with a
+# warning, and the guest toggling EVENTQEN gets a new vEVENTQ and reader
+evq_off() { w32 "$(reg 0x20)" 0x9; sleep 0.1; }
+evq_on() { w32 "$(reg 0x20)" 0xd; sleep 0.1; }
+# is the reader thread there (debug-threads names it)?
+reader() { cat /proc/"$qpid"/task/*/comm 2>/dev/null | grep -c '^smmuv3-vevtq'; }
+# one host event: $got is 1 when it reached the guest's queue within @1
+# tenths of a second (default 30); the guest consumes it
+try_event() {
+    local before i=0
+    rd "$(reg 0xa8)"; before=$val
+    ctl event 1
+    got=0
+    while [ $i -lt "${1:-30}" ]; do
+        sleep 0.1; i=$((i + 1))
+        rd "$(reg 0xa8)"
+        if [ "$val" != "$before" ]; then got=1; break; fi
+    done
+    rd "$(reg 0xa8)"
+    w32 "$(reg 0xac)" $(((val & 0xff) | (val & 0x80000000)))
+}
+# the stderr line matching @1
+said() { grep -m1 -e "$1" "$err"; }
+
+step
+evq_on
+if [ -n "$(first IOMMU_VEVENTQ_ALLOC '= 0')" ] && [ "$(reader)" = 1 ]; then
+    pass veventq-again "EVENTQEN again: a new vEVENTQ and its reader thread"
+else
+    fail veventq-again "vEVENTQ '$(first IOMMU_VEVENTQ_ALLOC .)', readers $(reader)"
+fi
+for f in "veventq_poll 1 EINTR" "pollrev 0x2" "veventq_read 1 EAGAIN"; do
+    step
+    case $f in
+    pollrev*) ctl $f ;;
+    *) ctl fail $f ;;
+    esac
+    sleep 0.1
+    try_event
+    hit=$(since | grep -m1 -e 'injected')
+    if [ -n "$hit" ] && [ $got = 1 ] && [ "$(reader)" = 1 ]; then
+        pass "veventq-ride-out" "$hit: the reader goes on, the next event arrives"
+    else
+        fail "veventq-ride-out" "$f: injected '$hit', event arrived $got, readers $(reader)"
+    fi
+done
+for f in "poll ENOMEM:waiting for the host's events failed: Cannot allocate memory" \
+         "pollrev 0x8:the host's event queue failed (poll 0x8)" \
+         "read EIO:reading the host's events failed: Input/output error" \
+         "hup:"; do
+    what=${f%%:*} msg=${f#*:}
+    step
+    case $what in
+    pollrev*|hup) ctl $what ;;
+    *) ctl fail "veventq_${what% *}" 1 "${what#* }" ;;
+    esac
+    sleep 0.1
+    [ "$what" = "read EIO" ] && ctl event 1
+    sleep 0.3
+    line=${msg:+$(said "$msg")}
+    n=$(reader)
+    evq_off
+    closed=$(first close 'veventq=')
+    evq_on
+    try_event
+    if { [ -z "$msg" ] || [ -n "$line" ]; } && [ "$n" = 0 ] &&
+       [ -n "$closed" ] && [ $got = 1 ]; then
+        pass veventq-reader-ends "$what: ${line:-end of file}; no reader; EVENTQEN toggled: a new one delivers"
+    else
+        fail veventq-reader-ends "$what: warning '${line}', readers $n, closed '$closed', event after the toggle $got"
+    fi
+done
+
+# 11. The reader's set-up fails: without non-blocking mode it still
+# works; without its stop notifier the vEVENTQ goes again
+evq_off
+step
+ctl fail veventq_fcntl 1 EBADF
+evq_on
+try_event
+line=$(said "Can't set file descriptor")
+if [ -n "$line" ] && [ $got = 1 ]; then
+    pass veventq-fcntl "$line; events still arrive"
+else
+    fail veventq-fcntl "warning '$line', event arrived $got"
+fi
+evq_off
+step
+ctl fail veventq_eventfd 1 EMFILE
+evq_on
+line=$(said "cannot wait for the host's events")
+destroyed=$(first IOMMU_DESTROY '(veventq) = 0')
+n=$(reader)
+evq_off
+evq_on
+try_event
+if [ -n "$line" ] && [ -n "$destroyed" ] && [ "$n" = 0 ] && [ $got = 1 ]; then
+    pass veventq-eventfd "$line; $destroyed; EVENTQEN toggled: events again"
+else
+    fail veventq-eventfd "warning '$line', destroyed '$destroyed', readers $n, event after the toggle $got"
+fi
+
+# 12. Double host failures, and a CD QEMU cannot read.
+# The device back on its stage-1 STE first
+install() {
+    rd "$(reg 0xa8)"; before=$val
+    step
+    ste $((CD | 0xb)) "$1"
+    cmd 0x03 $SID
+    cmd 0x46 0
+    go
+}
+install 0xd4
+[ -n "$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')" ] ||
+    fail reinstall "no stage-1 attach: $(since | tr '\n' ';')"
+# attach refused twice (the STE, then the abort HWPT): QEMU blocks the
+# device (detach) and the guest gets C_BAD_STE
+install 0xd4
+ctl fail VFIO_DEVICE_ATTACH_IOMMUFD_PT 1 EBUSY 2
+sleep 0.05
+install 0x94
+wait_eprod "$before"
+event "$before"
+last=$(since | grep -e ATTACH_IOMMUFD_PT -e DETACH_IOMMUFD_PT | tail -n 1)
+case $last in
+*VFIO_DEVICE_DETACH_IOMMUFD_PT*"= 0")
+    if [ "$ev" = "0x4 $(hex $SID)" ]; then
+        pass attach-fail-block "attach and abort refused: $last, C_BAD_STE"
+    else
+        fail attach-fail-block "$last, event '$ev'"
+    fi ;;
+*) fail attach-fail-block "last: '$last', event '$ev'" ;;
+esac
+# and the detach refused too: the guest still gets C_BAD_STE
+ctl clear
+install 0xd4
+ctl fail VFIO_DEVICE_ATTACH_IOMMUFD_PT 1 EBUSY 2
+ctl fail VFIO_DEVICE_DETACH_IOMMUFD_PT 1 EBUSY
+sleep 0.05
+install 0x94
+wait_eprod "$before"
+event "$before"
+refused=$(since | grep -c 'IOMMUFD_PT .*injected')
+if [ "$refused" = 3 ] && [ "$ev" = "0x4 $(hex $SID)" ] && kill -0 "$qpid"; then
+    pass attach-fail-all "attach, abort and detach refused ($refused injected): C_BAD_STE, QEMU goes on"
+else
+    fail attach-fail-all "$refused refused, event '$ev'"
+fi
+# (the device stayed on the HWPT of the STE before: a new STE is needed)
+ctl clear
+install 0x94
+[ -n "$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')" ] ||
+    fail reinstall "no stage-1 attach after the failures: $(since | tr '\n' ';')"
+# a CD QEMU cannot read (outside RAM): QEMU cannot know its ASID, so the
+# host may cache any: TLBI_NH_ASID 7 is sent now
+a=$((STRTAB + SID * 64))
+step
+w32 $a $((0x70000000 | 0xb)); w32 $((a + 4)) 0
+cmd 0x03 $SID
+cmd 0x46 0
+go
+sent=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')
+step
+cmd 0x11 $((7 << 16))
+cmd 0x46 0
+go
+inv=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
+case $inv in
+*"n=1 ops=0x11 out=1 = 0") pass asids-any "CD at 0x70000000 unreadable: ${sent:+installed, }TLBI_NH_ASID 7 forwarded: $inv" ;;
+*) fail asids-any "installed '$sent', TLBI_NH_ASID 7: '${inv:-no host call}'" ;;
+esac
+
 # 9. Every host call that failed was made to fail (apart from the probes
 # whose errors QEMU expects): QEMU used the uAPI as the kernel wants it
 mark=1
@@ -439,7 +622,130 @@ fi
 kill "$qpid" 2>/dev/null
 wait "$qpid" 2>/dev/null
 
-echo "host calls: $log; QEMU trace: $trace; stderr: $err"
+# 13. A host SMMU with ATS, substreams and 8-bit ASIDs, and a vSMMU
+# without "auto" properties: EATS is accepted, a CD table of two CDs
+# makes every ASID one the host may cache, ASIDs are compared on 8 bits,
+# an ATC_INV the device does not answer (ETIMEDOUT) fails the next
+# CMD_SYNC with CERROR_ATC_INV_SYNC, and an EATS value the host does not
+# take (2, split-stage ATS) is C_BAD_STE
+log=$OUT/host-ats.log ctl=$OUT/ctl-ats trace=$OUT/trace-ats.log err=$OUT/stderr-ats
+rm -f "$log" "$trace" "$err"
+: >"$ctl"
+gen=0 prod=0 mark=1
+launch FAKEHOST_HW_CAPS=0 FAKEHOST_IDR=0x0d44001b,0x02730150,0,0x00001414,0,0x00000074 \
+    -- ,ats=on,ril=off,oas=44,ssidsize=5
+rd "$(reg 0x0)"; idr0=$val; rd "$(reg 0x4)"; idr1=$val
+if [ $(((idr0 >> 10) & 1)) = 1 ] && [ $(((idr0 >> 12) & 1)) = 0 ] &&
+   [ $(((idr1 >> 6) & 0x1f)) = 5 ]; then
+    pass ats-start "IDR0=$(hex "$idr0") (ATS, no ASID16) IDR1=$(hex "$idr1") (SSIDSIZE 5)"
+else
+    fail ats-start "IDR0=$(hex "$idr0") IDR1=$(hex "$idr1"): $(tail -n 3 "$err" | tr '\n' ' ')"
+fi
+w32 $CD 0x80000010; w32 $((CD + 4)) $(((1 << 16) | 0x200)); w64 $((CD + 8)) 0x40040000
+w32 $((CD + 64)) 0x80000010; w32 $((CD + 68)) $(((2 << 16) | 0x200)); w64 $((CD + 72)) 0x40050000
+a=$((STRTAB + SID * 64))
+w32 $a $((CD | 0xb)); w32 $((a + 4)) $((1 << 27))      # S1CDMax 1: 2 CDs
+w32 $((a + 8)) $((0xd4 | (1 << 28))); w32 $((a + 12)) 0 # EATS 1
+w64 "$(reg 0x80)" $STRTAB
+w32 "$(reg 0x88)" 8
+w64 "$(reg 0x90)" $((CMDQ | 8))
+w64 "$(reg 0xa0)" $((EVTQ | 7))
+step
+w32 "$(reg 0x20)" 0xd
+s1=$(first IOMMU_HWPT_ALLOC '(s1) nested .*= 0')
+att=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')
+if [ -n "$s1" ] && [ -n "$att" ]; then
+    pass ats-ste "EATS 1, S1CDMax 1: $s1"
+else
+    fail ats-ste "hwpt '$s1' attach '$att': $(since | tr '\n' ';')"
+fi
+step
+cmd 0x11 $((0x107 << 16))
+cmd 0x46 0
+go
+inv=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
+case $inv in
+*"n=1 ops=0x11 out=1 = 0") pass cd-many "two CDs: TLBI_NH_ASID 0x107 (ASID 7 on 8 bits) forwarded: $inv" ;;
+*) fail cd-many "TLBI_NH_ASID 0x107: '${inv:-no host call}'" ;;
+esac
+step
+ctl fail IOMMU_HWPT_INVALIDATE 1 ETIMEDOUT 2
+sleep 0.05
+cmd 0x40 $((SID << 0)) 0 0                  # ATC_INV: SID in word 1
+q writel "$(hex $((CMDQ + ((prod - 1) % 256) * 16 + 4)))" "$(hex $SID)"
+at=$prod
+cmd 0x46 0
+go
+gerror_active; gerror=$val; rd "$(reg 0x9c)"; cons=$val
+logged=$(grep -m1 'an ATC invalidation timed out' "$trace")
+if [ $((gerror & 1)) = 1 ] && [ $((cons & 0xff)) = $at ] &&
+   [ $(((cons >> 24) & 0x7f)) = 3 ] && [ -n "$logged" ]; then
+    pass atc-timeout "ATC_INV timed out on the host: CMD_SYNC at $at fails with CERROR_ATC_INV_SYNC (CONS=$(hex "$cons")); $logged"
+else
+    fail atc-timeout "active GERROR=$(hex "$gerror") CMDQ_CONS=$(hex "$cons") (want index $at, ERR 3), logged '$logged': $(since | grep INVALIDATE | tr '\n' ';')"
+fi
+gerror_ack
+rd "$(reg 0xa8)"; before=$val
+step
+w32 $((a + 8)) $((0xd4 | (2 << 28)))
+cmd 0x03 $SID
+cmd 0x46 0
+go
+wait_eprod "$before"
+event "$before"
+abort=$(since | grep ATTACH_IOMMUFD_PT | tail -n 1)
+logged=$(grep -m1 'EATS value not supported' "$trace")
+if [ "$ev" = "0x4 $(hex $SID)" ] && [ -n "$logged" ] &&
+   [ "${abort%%(nested abort) = 0}" != "$abort" ] &&
+   [ "$(count IOMMU_HWPT_ALLOC .)" = 0 ]; then
+    pass eats-refused "EATS 2: C_BAD_STE sid $(hex $SID), the device aborted, no HWPT asked for; $logged"
+else
+    fail eats-refused "event '$ev', last attach '$abort', logged '$logged': $(since | tr '\n' ';')"
+fi
+kill "$qpid" 2>/dev/null
+wait "$qpid" 2>/dev/null
+
+# 14. What QEMU refuses at start, with the reason: each a QEMU of its own
+# refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit
+# non-zero, saying MESSAGE
+refused() {
+    local name=$1 msg=$2 envs=() out rc
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    out=$(timeout 60 nice -n 19 env LD_PRELOAD="$SO" \
+        FAKEHOST_LOG="$OUT/host-refused.log" "${envs[@]}" \
+        "$QEMU" -M virt,gic-version=3,highmem=off -accel qtest \
+        -qtest /dev/null -display none -nodefaults -m 256M \
+        -device arm-smmuv3,primary-bus=pcie.0,accel=on,id=smmu0 "$@" \
+        </dev/null 2>&1)
+    rc=$?
+    if [ $rc != 0 ] && [ $rc != 124 ] && [ -n "$(grep -m1 -F -e "$msg" <<<"$out")" ]; then
+        pass "refused/$name" "$(grep -m1 -F -e "$msg" <<<"$out")"
+    else
+        fail "refused/$name" "rc=$rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+    fi
+}
+dev1="-device vfio-pci,fd=20,iommufd=iommufd0,id=hostdev0,addr=1.0"
+refused host-idr "IDR0.STALL_MODEL is 2 on the host" \
+    FAKEHOST_VFIO_FD=20 FAKEHOST_IOMMUFD_FD=21 \
+    FAKEHOST_IDR=0x0e44101b,0x02730010,0,0x00001414,0,0x00000074 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1
+refused host-type "its host IOMMU is not an Arm SMMUv3 (iommufd hw_info type 1)" \
+    FAKEHOST_VFIO_FD=20 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_HW_TYPE=1 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1
+refused two-iommufds "already uses another iommufd object" \
+    FAKEHOST_VFIO_FD=20,23 FAKEHOST_IOMMUFD_FD=21,22 -- \
+    -object iommufd,id=iommufd0,fd=21 -object iommufd,id=iommufd1,fd=22 $dev1 \
+    -device vfio-pci,fd=23,iommufd=iommufd1,id=hostdev1,addr=2.0
+refused two-host-smmus "it is behind another host SMMU than the devices of arm-smmuv3 'smmu0'" \
+    FAKEHOST_VFIO_FD=20,23 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_VFIO_SMMU=0,1 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1 \
+    -device vfio-pci,fd=23,iommufd=iommufd0,id=hostdev1,addr=2.0
+refused only-migratable "arm-smmuv3 'smmu0' with accel=on cannot be migrated" -- \
+    -only-migratable
+
+echo "host calls: $OUT/host*.log; QEMU traces: $OUT/trace*.log; stderr: $OUT/stderr*"
 if [ $fails -gt 0 ]; then
     echo "fakehost-smoke: $fails FAIL"
     exit 1

@@ -34,7 +34,20 @@
  *     kernel reported for QEMU's own emulated SMMU (doc §1.2), which fit
  *     what the vSMMU advertises; $FAKEHOST_IDR="idr0,...,idr5[,iidr,aidr]"
  *     and $FAKEHOST_HW_CAPS (out_capabilities, default 0x8: no ATS)
- *     replace them.
+ *     replace them; $FAKEHOST_HW_TYPE=T answers type T instead (1: an
+ *     Intel VT-d), with zeroed data.
+ *   - $FAKEHOST_IOMMUFD_FD and $FAKEHOST_VFIO_FD take lists (N,N2...): more
+ *     iommufds, more devices.  $FAKEHOST_VFIO_SMMU=I[,I2...] puts the
+ *     devices, in the order of $FAKEHOST_VFIO_FD, behind host SMMU
+ *     instances I, I2... (default all 0): as arm_smmu_attach_dev() does,
+ *     a device attaches only to HWPTs of its own instance (-EINVAL), and a
+ *     vIOMMU needs a stage 2 of the device's instance (-EINVAL).
+ *   - the vEVENTQ reader's libc calls: poll() and read() on a vEVENTQ fd,
+ *     fcntl(F_SETFL) of one, and the eventfd() that follows a vEVENTQ's
+ *     allocation can be failed (fail lines named veventq_poll,
+ *     veventq_read, veventq_fcntl, veventq_eventfd).  A poll() that waits
+ *     on a vEVENTQ fd waits in slices of 20 ms, so that a failure asked
+ *     for while QEMU's reader waits reaches it.
  * Every other fd is passed through to libc untouched.
  *
  * How to control it
@@ -61,6 +74,11 @@
  *       GEN lost   a LOST_EVENTS header into every vEVENTQ
  *       GEN skip N the next record's sequence jumps by N (lost events)
  *       GEN clear  forget every fail and badcmd line
+ *       GEN pollrev REVENTS
+ *              the next poll() slice on a vEVENTQ fd returns at once with
+ *              only REVENTS (e.g. 0x8 POLLERR, 0x2 POLLPRI) on that fd
+ *       GEN hup    the host's end of every vEVENTQ is shut down: QEMU
+ *              reads the end of the file
  *   $FAKEHOST_FAIL   "NAME N ERRNO [C [OUT]]", a fail line in force from the
  *                    start (for the calls of realize)
  *   $FAKEHOST_EVENT_MS  P: one F_TRANSLATION record into every vEVENTQ
@@ -93,6 +111,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -101,6 +120,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -134,6 +154,7 @@
 #define MAX_FAKES       32
 #define MAX_RULES       16
 #define MAX_DEVS        4
+#define MAX_IOMMUFDS    4
 
 enum {
     OBJ_FREE, OBJ_DEVICE, OBJ_IOAS, OBJ_HWPT_PAGING, OBJ_HWPT_NESTED,
@@ -161,10 +182,12 @@ typedef struct Obj {
     FakeDev *dev;       /* device */
     uint32_t vdev_id;   /* device: its vDEVICE */
     uint32_t attached;  /* device: the HWPT it is attached to */
+    int smmu;           /* paging HWPT: the host SMMU instance it is of */
 } Obj;
 
 struct FakeDev {
     int fd;
+    int smmu;           /* the host SMMU instance it is behind */
     bool bound;
     uint32_t dev_id;
     uint8_t cfg[CFG_SIZE];
@@ -195,6 +218,10 @@ static ssize_t (*real_pwrite64)(int, const void *, size_t, off_t);
 static int (*real_open64)(const char *, int, ...);
 static int (*real_openat64)(int, const char *, int, ...);
 static int (*real___open64_2)(const char *, int);
+static int (*real_poll)(struct pollfd *, nfds_t, int);
+static ssize_t (*real_read)(int, void *, size_t);
+static int (*real_fcntl64)(int, int, ...);
+static int (*real_eventfd)(unsigned int, int);
 
 static Obj objs[MAX_OBJS];
 static uint32_t next_id = 1;
@@ -211,6 +238,13 @@ static uint32_t hw_idr[8] = {
     0x0d44101b, 0x02730010, 0, 0x00001414, 0, 0x00000074, 0, 1,
 };
 static uint64_t hw_caps = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+static uint32_t hw_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+/* a vEVENTQ was ever made: before that, the libc wrappers pass through */
+static bool veventq_seen;
+/* the next eventfd() is the one QEMU makes for a new vEVENTQ's reader */
+static bool eventfd_armed;
+/* pollrev: the revents the next poll() slice on a vEVENTQ fd returns */
+static short poll_revents;
 
 
 /* The calls that can be counted and failed, by name */
@@ -235,7 +269,8 @@ enum {
 #define X(n) C_##n,
     CALLS(X)
 #undef X
-    C_PREAD, C_PWRITE, C_UNKNOWN, C_COUNT
+    C_PREAD, C_PWRITE, C_VEVENTQ_POLL, C_VEVENTQ_READ, C_VEVENTQ_FCNTL,
+    C_VEVENTQ_EVENTFD, C_UNKNOWN, C_COUNT
 };
 
 static const struct {
@@ -247,6 +282,10 @@ static const struct {
 #undef X
     [C_PREAD] = { 0, "pread" },
     [C_PWRITE] = { 0, "pwrite" },
+    [C_VEVENTQ_POLL] = { 0, "veventq_poll" },
+    [C_VEVENTQ_READ] = { 0, "veventq_read" },
+    [C_VEVENTQ_FCNTL] = { 0, "veventq_fcntl" },
+    [C_VEVENTQ_EVENTFD] = { 0, "veventq_eventfd" },
     [C_UNKNOWN] = { 0, "ioctl" },
 };
 
@@ -259,6 +298,7 @@ static const struct {
     { ETIMEDOUT, "ETIMEDOUT" }, { EFAULT, "EFAULT" }, { ENODEV, "ENODEV" },
     { EPERM, "EPERM" }, { EEXIST, "EEXIST" }, { ENOSPC, "ENOSPC" },
     { ENOTTY, "ENOTTY" }, { EMSGSIZE, "EMSGSIZE" }, { EBADF, "EBADF" },
+    { EINTR, "EINTR" }, { EAGAIN, "EAGAIN" }, { EMFILE, "EMFILE" },
 };
 
 static const char *err_name(int err)
@@ -689,6 +729,16 @@ static void take_line(const char *line)
     } else if (!strcmp(verb, "clear")) {
         nrules = 0;
         logf_("ctl clear");
+    } else if (!strcmp(verb, "pollrev")) {
+        poll_revents = strtol(args, NULL, 0);
+        logf_("ctl pollrev 0x%x", poll_revents);
+    } else if (!strcmp(verb, "hup")) {
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            if (objs[i].type == OBJ_VEVENTQ && objs[i].wfd >= 0) {
+                shutdown(objs[i].wfd, SHUT_WR);
+                logf_("%lu hup veventq=%u", ++seqno, i);
+            }
+        }
     } else {
         logf_("bad control line: %s", line);
     }
@@ -710,7 +760,7 @@ static void poll_ctl(void)
     if (fd < 0) {
         return;
     }
-    n = read(fd, buf, sizeof(buf) - 1);
+    n = real_read(fd, buf, sizeof(buf) - 1);
     real_close(fd);
     if (n <= 0) {
         return;
@@ -958,6 +1008,10 @@ static int h_get_hw_info(Call *c)
         return -EOPNOTSUPP;
     }
     memcpy(h.idr, hw_idr, sizeof(h.idr));
+    if (hw_type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        /* another vendor's IOMMU: its data is not QEMU's concern here */
+        memset(&h, 0, sizeof(h));
+    }
     if (len && a->data_uptr) {
         void *p = (void *)(uintptr_t)a->data_uptr;
 
@@ -966,11 +1020,15 @@ static int h_get_hw_info(Call *c)
         memcpy(p, &h, len < sizeof(h) ? len : sizeof(h));
     }
     a->data_len = sizeof(h);
-    a->out_data_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
+    a->out_data_type = hw_type;
     a->out_capabilities = hw_caps;
     a->out_max_pasid_log2 = 0;
-    bp(c->b, " type=ARM_SMMUV3 idr0=0x%x caps=0x%llx", hw_idr[0],
-       (unsigned long long)hw_caps);
+    if (hw_type == IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        bp(c->b, " type=ARM_SMMUV3 idr0=0x%x caps=0x%llx", hw_idr[0],
+           (unsigned long long)hw_caps);
+    } else {
+        bp(c->b, " type=%u", hw_type);
+    }
     return 0;
 }
 
@@ -1044,6 +1102,7 @@ static int h_hwpt_alloc(Call *c)
             return -ENOSPC;
         }
         objs[id].flags = a->flags;
+        objs[id].smmu = bound_dev(ifd, a->dev_id)->dev->smmu;
         bp(c->b, " paging%s", a->flags ? " nest_parent" : "");
     } else if (pt->type == OBJ_VIOMMU) {
         if (a->data_type != IOMMU_HWPT_DATA_ARM_SMMUV3 ||
@@ -1096,7 +1155,8 @@ static int h_viommu_alloc(Call *c)
         return -ENOENT;
     }
     if (s2->type != OBJ_HWPT_PAGING ||
-        !(s2->flags & IOMMU_HWPT_ALLOC_NEST_PARENT)) {
+        !(s2->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) ||
+        s2->smmu != bound_dev(ifd, a->dev_id)->dev->smmu) {
         return -EINVAL;
     }
     id = obj_new(ifd, OBJ_VIOMMU);
@@ -1187,6 +1247,8 @@ static int h_veventq_alloc(Call *c)
     objs[id].wfd = sv[1];
     objs[id].depth = a->veventq_depth;
     obj_hold(ifd, a->viommu_id);
+    veventq_seen = true;
+    eventfd_armed = true;
     a->out_veventq_id = id;
     a->out_veventq_fd = sv[0];
     bp(c->b, " out_veventq=%u fd=%d", id, sv[0]);
@@ -1335,13 +1397,20 @@ static int h_bind(Call *c)
     return 0;
 }
 
-/* What a device may attach to; a stage-1 vSTE needs its vDEVICE (§1.7) */
+/*
+ * What a device may attach to: a HWPT of its own host SMMU instance; a
+ * stage-1 vSTE needs its vDEVICE (§1.7)
+ */
 static int attach_check(Obj *d, Obj *pt)
 {
     if (pt->type == OBJ_HWPT_PAGING) {
-        return 0;
+        return pt->smmu == d->dev->smmu ? 0 : -EINVAL;
     }
     if (pt->type != OBJ_HWPT_NESTED) {
+        return -EINVAL;
+    }
+    /* nested HWPT -> vIOMMU -> stage 2 */
+    if (objs[objs[pt->parent].parent].smmu != d->dev->smmu) {
         return -EINVAL;
     }
     if (!strcmp(ste_cfg(pt->ste), "s1") &&
@@ -1380,6 +1449,7 @@ static int h_attach(Call *c)
             return -ENOSPC;
         }
         objs[id].parent = a->pt_id;
+        objs[id].smmu = d->dev->smmu;
         obj_hold(d->ifd, a->pt_id);
         pt = &objs[id];
         bp(c->b, " auto_hwpt=%u", id);
@@ -2009,6 +2079,146 @@ int close(int fd)
     return real_close(fd);
 }
 
+/*
+ * The vEVENTQ reader's libc calls (QEMU's thread, glib's fcntl), failed
+ * when told to; every other fd passes through
+ */
+
+/* lock held */
+static bool is_veventq_fd(int fd)
+{
+    for (uint32_t i = 1; fd >= 0 && i < MAX_OBJS; i++) {
+        if (objs[i].type == OBJ_VEVENTQ && objs[i].rfd == fd) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* the failure to inject into this call on a vEVENTQ fd (lock held) */
+static int veventq_inject(int name, int fd)
+{
+    uint32_t out;
+    int err;
+
+    poll_ctl();
+    err = rule_check(name, &out);
+    if (err) {
+        logf_("%lu %s fd=%d = -%s injected", ++seqno, names[name].name, fd,
+              err_name(err));
+    }
+    return err;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    nfds_t q = n;
+
+    init_real();
+    if (veventq_seen) {
+        pthread_mutex_lock(&lock);
+        for (q = 0; q < n && !is_veventq_fd(fds[q].fd); q++) {
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    if (q == n) {
+        return real_poll(fds, n, timeout);
+    }
+    for (;;) {
+        int slice = timeout < 0 || timeout > 20 ? 20 : timeout, ret, err;
+        short rev;
+
+        pthread_mutex_lock(&lock);
+        err = veventq_inject(C_VEVENTQ_POLL, fds[q].fd);
+        rev = poll_revents;
+        poll_revents = 0;
+        if (rev) {
+            logf_("%lu veventq_poll fd=%d revents=0x%x injected", ++seqno,
+                  fds[q].fd, rev);
+        }
+        pthread_mutex_unlock(&lock);
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        if (rev) {
+            for (nfds_t i = 0; i < n; i++) {
+                fds[i].revents = i == q ? rev : 0;
+            }
+            return 1;
+        }
+        ret = real_poll(fds, n, slice);
+        if (ret || (timeout >= 0 && (timeout -= slice) <= 0)) {
+            return ret;
+        }
+    }
+}
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+    int err = 0;
+
+    init_real();
+    if (veventq_seen) {
+        pthread_mutex_lock(&lock);
+        if (is_veventq_fd(fd)) {
+            err = veventq_inject(C_VEVENTQ_READ, fd);
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return real_read(fd, buf, len);
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    void *arg;
+    int err = 0;
+
+    va_start(ap, cmd);
+    arg = va_arg(ap, void *);
+    va_end(ap);
+    init_real();
+    if (cmd == F_SETFL && veventq_seen) {
+        pthread_mutex_lock(&lock);
+        if (is_veventq_fd(fd)) {
+            err = veventq_inject(C_VEVENTQ_FCNTL, fd);
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return real_fcntl64(fd, cmd, arg);
+}
+
+int fcntl(int fd, int cmd, ...) __attribute__((alias("fcntl64")));
+
+int eventfd(unsigned int count, int flags)
+{
+    int err = 0;
+
+    init_real();
+    if (eventfd_armed) {
+        pthread_mutex_lock(&lock);
+        if (eventfd_armed) {
+            eventfd_armed = false;
+            err = veventq_inject(C_VEVENTQ_EVENTFD, -1);
+        }
+        pthread_mutex_unlock(&lock);
+    }
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return real_eventfd(count, flags);
+}
+
 /* Set-up */
 
 static void init_real(void)
@@ -2022,6 +2232,10 @@ static void init_real(void)
     real_open64 = dlsym(RTLD_NEXT, "open64");
     real_openat64 = dlsym(RTLD_NEXT, "openat64");
     real___open64_2 = dlsym(RTLD_NEXT, "__open64_2");
+    real_poll = dlsym(RTLD_NEXT, "poll");
+    real_read = dlsym(RTLD_NEXT, "read");
+    real_fcntl64 = dlsym(RTLD_NEXT, "fcntl64");
+    real_eventfd = dlsym(RTLD_NEXT, "eventfd");
     real_ioctl = dlsym(RTLD_NEXT, "ioctl");
 }
 
@@ -2105,14 +2319,29 @@ static void __attribute__((constructor)) fakehost_init(void)
     if (s) {
         hw_caps = strtoull(s, NULL, 0);
     }
-    s = getenv("FAKEHOST_IOMMUFD_FD");
+    s = getenv("FAKEHOST_HW_TYPE");
     if (s) {
-        fake_at(atoi(s), FAKE_IOMMUFD);
+        hw_type = strtoul(s, NULL, 0);
+    }
+    for (s = getenv("FAKEHOST_IOMMUFD_FD"); s && *s;) {
+        char *end;
+
+        fake_at(strtol(s, &end, 10), FAKE_IOMMUFD);
+        s = *end == ',' ? end + 1 : (*end ? "" : end);
     }
     for (s = getenv("FAKEHOST_VFIO_FD"); s && *s;) {
         char *end;
 
         fake_at(strtol(s, &end, 10), FAKE_VFIO);
+        s = *end == ',' ? end + 1 : (*end ? "" : end);
+    }
+    s = getenv("FAKEHOST_VFIO_SMMU");
+    for (int i = 0; s && *s && i < ndevs; i++) {
+        char *end;
+
+        devs[i].smmu = strtol(s, &end, 10);
+        logf_("fake VFIO device fd=%d behind host SMMU %d", devs[i].fd,
+              devs[i].smmu);
         s = *end == ',' ? end + 1 : (*end ? "" : end);
     }
     s = getenv("FAKEHOST_FUZZ");
