@@ -8,6 +8,12 @@
 # commands into guest memory and SMMU registers, and tells the preload
 # (its control file) which host calls to fail and which events to raise.
 # It checks what reached the fake host (its log) and what the guest saw.
+# Then a second QEMU on a host SMMU with ATS and substreams (EATS, CD
+# tables, an ATC_INV timeout), a third with two devices behind PCIe root
+# ports (bus renumbering, hot unplug by the guest powering a slot off),
+# and QEMUs that must refuse to start (a host SMMU that does not fit, a
+# host IOMMU of another kind, two iommufds, two host SMMUs, a migration
+# blocker refused): about 45 rows in about 12 s.
 #
 # usage: fakehost-smoke.sh         prints PASS/FAIL lines, exits 1 on a FAIL
 # FAKEHOST_* variables of fakehost.c in the environment reach the preload
@@ -69,7 +75,7 @@ launch() {
             -m 256M -name smoke,debug-threads=on \
             -object iommufd,id=iommufd0,fd=$IOMMUFD_FD \
             -device arm-smmuv3,primary-bus=pcie.0,accel=on,id=smmu0"${1:-}" \
-            -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0 \
+            ${devargs:--device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0} \
             -d guest_errors \
             -trace 'enable=smmuv3_accel_*' -trace 'enable=smmuv3_forward_event' \
             -trace 'enable=smmuv3_record_event' -trace 'enable=iommufd_backend_*' \
@@ -461,6 +467,7 @@ else
     fail veventq-again "vEVENTQ '$(first IOMMU_VEVENTQ_ALLOC .)', readers $(reader)"
 fi
 for f in "veventq_poll 1 EINTR" "pollrev 0x2" "veventq_read 1 EAGAIN"; do
+    name=$(echo "${f#veventq_}" | cut -d' ' -f1,3 | tr ' A-Z' '-a-z')
     step
     case $f in
     pollrev*) ctl $f ;;
@@ -470,9 +477,9 @@ for f in "veventq_poll 1 EINTR" "pollrev 0x2" "veventq_read 1 EAGAIN"; do
     try_event
     hit=$(since | grep -m1 -e 'injected')
     if [ -n "$hit" ] && [ $got = 1 ] && [ "$(reader)" = 1 ]; then
-        pass "veventq-ride-out" "$hit: the reader goes on, the next event arrives"
+        pass "veventq-ride-out-$name" "$hit: the reader goes on, the next event arrives"
     else
-        fail "veventq-ride-out" "$f: injected '$hit', event arrived $got, readers $(reader)"
+        fail "veventq-ride-out-$name" "$f: injected '$hit', event arrived $got, readers $(reader)"
     fi
 done
 for f in "poll ENOMEM:waiting for the host's events failed: Cannot allocate memory" \
@@ -480,6 +487,7 @@ for f in "poll ENOMEM:waiting for the host's events failed: Cannot allocate memo
          "read EIO:reading the host's events failed: Input/output error" \
          "hup:"; do
     what=${f%%:*} msg=${f#*:}
+    name=$(echo "$what" | tr ' A-Z' '-a-z')
     step
     case $what in
     pollrev*|hup) ctl $what ;;
@@ -496,9 +504,9 @@ for f in "poll ENOMEM:waiting for the host's events failed: Cannot allocate memo
     try_event
     if { [ -z "$msg" ] || [ -n "$line" ]; } && [ "$n" = 0 ] &&
        [ -n "$closed" ] && [ $got = 1 ]; then
-        pass veventq-reader-ends "$what: ${line:-end of file}; no reader; EVENTQEN toggled: a new one delivers"
+        pass "veventq-reader-ends-$name" "$what: ${line:-end of file}; no reader; EVENTQEN toggled: a new one delivers"
     else
-        fail veventq-reader-ends "$what: warning '${line}', readers $n, closed '$closed', event after the toggle $got"
+        fail "veventq-reader-ends-$name" "$what: warning '${line}', readers $n, closed '$closed', event after the toggle $got"
     fi
 done
 
@@ -704,6 +712,136 @@ else
 fi
 kill "$qpid" 2>/dev/null
 wait "$qpid" 2>/dev/null
+
+# 15. Two devices behind PCIe root ports (slots 2 and 3 of pcie.0, a
+# bridge each).  The guest numbers the buses (StreamIDs 0x100 and 0x200),
+# installs STEs, renumbers the first bus (the vDEVICE follows the
+# StreamID; with the attach to abort refused on the way, C_BAD_STE), then
+# powers the slots off, which unplugs the devices (the guest's
+# acknowledgement): the second one cleanly, its nested HWPT and vDEVICE
+# freed, the vIOMMU kept for the other; the first one, the last, with
+# the host refusing both the block and the return to stage 2
+log=$OUT/host-rp.log ctl=$OUT/ctl-rp trace=$OUT/trace-rp.log err=$OUT/stderr-rp
+rm -f "$log" "$trace" "$err"
+: >"$ctl"
+gen=0 prod=0 mark=1
+ECAM=0x3f000000
+cfg() { echo $((ECAM + ($1 << 20) + ($2 << 12) + $3)); }   # BUS DEVFN OFF
+STRTAB=0x40100000                       # linear, 1024 entries (64 KiB)
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0
+ -device pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=3.0
+ -device vfio-pci,fd=23,iommufd=iommufd0,id=hostdev1,bus=rp1"
+launch FAKEHOST_VFIO_FD=$VFIO_FD,23 --
+unset devargs
+rd "$(reg 0x1c)"
+[ "$val" = 1 ] || fail rp-start "AIDR reads '$ans': $(tail -n 3 "$err" | tr '\n' ' ')"
+w32 "$(cfg 0 0x10 0x18)" 0x00010100     # rp0: buses 0, 1, 1
+w32 "$(cfg 0 0x18 0x18)" 0x00020200     # rp1: buses 0, 2, 2
+w32 $CD 0x80000010; w32 $((CD + 4)) $(((ASID << 16) | 0x200)); w64 $((CD + 8)) 0x40040000
+for sid in 0x100 0x200 0x300; do
+    SID=$sid ste $((CD | 0xb)) 0xd4
+done
+w64 "$(reg 0x80)" $STRTAB
+w32 "$(reg 0x88)" 10
+w64 "$(reg 0x90)" $((CMDQ | 8))
+w64 "$(reg 0xa0)" $((EVTQ | 7))
+step
+w32 "$(reg 0x20)" 0xd
+v1=$(first IOMMU_VDEVICE_ALLOC 'virt_id=0x100 .*= 0')
+v2=$(first IOMMU_VDEVICE_ALLOC 'virt_id=0x200 .*= 0')
+n=$(count VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')
+if [ -n "$v1" ] && [ -n "$v2" ] && [ "$n" = 2 ]; then
+    pass rp-ste "StreamIDs 0x100 and 0x200 behind two root ports: 2 vDEVICEs, 2 stage-1 attaches"
+else
+    fail rp-ste "vdevices '$v1' '$v2', s1 attaches $n: $(since | tr '\n' ';')"
+fi
+# bus 1 becomes bus 3: the first device's StreamID is 0x300 now
+step
+w32 "$(cfg 0 0x10 0x18)" 0x00030300
+cmd 0x03 0x300
+cmd 0x46 0
+go
+old=$(first IOMMU_DESTROY '(vdevice) = 0')
+new=$(first IOMMU_VDEVICE_ALLOC 'virt_id=0x300 .*= 0')
+att=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT '(nested s1) = 0')
+if [ -n "$old" ] && [ -n "$new" ] && [ -n "$att" ]; then
+    pass rp-renumber "bus 1 -> 3: $old; $new; $att"
+else
+    fail rp-renumber "destroy '$old', vdevice '$new', attach '$att': $(since | tr '\n' ';')"
+fi
+# and to bus 1 again with the host refusing the attach to abort: the
+# vDEVICE of 0x300 stays, the guest gets C_BAD_STE for StreamID 0x100
+rd "$(reg 0xa8)"; before=$val
+step
+ctl fail VFIO_DEVICE_ATTACH_IOMMUFD_PT 1 EBUSY
+sleep 0.05
+w32 "$(cfg 0 0x10 0x18)" 0x00010100
+cmd 0x03 0x100
+cmd 0x46 0
+go
+wait_eprod "$before"
+event "$before"
+refused=$(first VFIO_DEVICE_ATTACH_IOMMUFD_PT 'injected')
+if [ -n "$refused" ] && [ "$ev" = "0x4 0x100" ] &&
+   [ "$(count IOMMU_VDEVICE_ALLOC .)" = 0 ]; then
+    pass rp-renumber-fail "$refused: no new vDEVICE, C_BAD_STE sid 0x100"
+else
+    fail rp-renumber-fail "attach '$refused', event '$ev': $(since | tr '\n' ';')"
+fi
+ctl clear
+sleep 0.05
+step
+cmd 0x03 0x100
+cmd 0x46 0
+go
+[ -n "$(first IOMMU_VDEVICE_ALLOC 'virt_id=0x100 .*= 0')" ] ||
+    fail rp-renumber-retry "no vDEVICE for 0x100: $(since | tr '\n' ';')"
+# the slot's PCIe capability: Slot Control at +0x18
+cap_of() {
+    local p
+    rd "$(cfg 0 "$1" 0x34)"; p=$((val & 0xfc))
+    while [ "$p" != 0 ]; do
+        rd "$(cfg 0 "$1" "$p")"
+        [ $((val & 0xff)) = 16 ] && { echo "$p"; return; }
+        p=$(((val >> 8) & 0xfc))
+    done
+    echo 0
+}
+poweroff() {  # DEVFN of the root port: power and power indicator off
+    local c
+    c=$(cap_of "$1")
+    q writew "$(hex $(($(cfg 0 "$1" 0) + c + 0x18)))" 0x0700
+    sleep 0.2
+}
+step
+poweroff 0x18
+gone=$(first close 'VFIO fd=23')
+freed=$(since | grep -c -e '(hwpt_nested) = 0' -e '(vdevice) = 0')
+kept=$(count IOMMU_DESTROY '(viommu)')
+if [ -n "$gone" ] && [ "$freed" -ge 2 ] && [ "$kept" = 0 ]; then
+    pass rp-unplug "slot 3 powered off: nested HWPT and vDEVICE freed ($freed), vIOMMU kept; $gone"
+else
+    fail rp-unplug "close '$gone', freed $freed, vIOMMU destroys $kept: $(since | tr '\n' ';')"
+fi
+step
+ctl fail VFIO_DEVICE_DETACH_IOMMUFD_PT 1 EBUSY
+ctl fail VFIO_DEVICE_ATTACH_IOMMUFD_PT 1 EBUSY
+sleep 0.05
+poweroff 0x10
+gone=$(first close "VFIO fd=$VFIO_FD")
+refused=$(since | grep -c 'IOMMUFD_PT .*injected')
+viommu=$(first IOMMU_DESTROY '(viommu)')
+warned=$(grep -c -e 'detach hostdev0 failed' -e 'error attach hostdev0 (20) to id=3' "$err")
+if [ -n "$gone" ] && [ "$refused" = 2 ] && [ -n "$viommu" ] &&
+   [ "$warned" -ge 2 ] && kill -0 "$qpid"; then
+    pass rp-unplug-refused "block and stage 2 refused ($warned warnings): QEMU still frees what it can ($viommu), $gone"
+else
+    fail rp-unplug-refused "close '$gone', refused $refused, vIOMMU '$viommu', warnings $warned: $(since | tr '\n' ';')"
+fi
+kill "$qpid" 2>/dev/null
+wait "$qpid" 2>/dev/null
+STRTAB=0x40000000 SID=8
 
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
 # refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit

@@ -94,6 +94,16 @@
  *                    and for about one in 2 a few vEVENTQ records (their
  *                    type, StreamID and address from the same words, an
  *                    unknown vSID and a LOST_EVENTS header now and then).
+ *                    A failed attach fails, one time in 2, the attach
+ *                    QEMU falls back on too, and then one time in 2 the
+ *                    detach after it.  The depth of a new vEVENTQ (the
+ *                    guest's EVENTQ_BASE.LOG2SIZE) picks what becomes of
+ *                    it: log2 0 the allocation fails, 1 the fcntl(), 2 the
+ *                    eventfd() of its reader, 3 and 4 the reader's first
+ *                    poll() (EINTR, ENOMEM), 6 and 8 that poll() reports
+ *                    POLLERR, POLLPRI, 9 and 10 the read() of a record
+ *                    (EAGAIN, EIO), 11 the host's end is shut; others
+ *                    (the seeds' 5) go on normally.
  *                    The abort and bypass vSTEs (what QEMU installs at
  *                    realize) and calls on the S2 or the IOAS are left alone,
  *                    so that the fuzzer's one-time set-up stands; the same
@@ -1709,7 +1719,9 @@ static uint64_t fuzz_key(int idx, Fake *f, void *arg, uint32_t *n)
 }
 
 /* An error to inject into this call, if its words pick one */
-static void fuzz_fail(Call *c, uint64_t key, uint32_t n)
+static int fuzz_then_attach, fuzz_then_detach;
+
+static void fuzz_fail(Call *c, int idx, uint64_t key, uint32_t n)
 {
     if (!key || c->inj || key % 5) {
         return;
@@ -1718,6 +1730,100 @@ static void fuzz_fail(Call *c, uint64_t key, uint32_t n)
     c->inj_out = n ? (key >> 16) % (n + 1) : 0;
     logf_("%lu fuzz: inject %s out=%u", seqno + 1, err_name(c->inj),
           c->inj_out);
+    if (idx == C_VFIO_DEVICE_ATTACH_IOMMUFD_PT && (key >> 52) % 2) {
+        /* the attach QEMU falls back on (the abort HWPT) fails too */
+        fuzz_then_attach = EBUSY;
+        fuzz_then_detach = (key >> 53) % 2 ? EBUSY : 0;
+    }
+}
+
+/* The second and third failures a failed attach asked for */
+static void fuzz_fail_next(Call *c, int idx)
+{
+    int *next = idx == C_VFIO_DEVICE_ATTACH_IOMMUFD_PT ? &fuzz_then_attach :
+                idx == C_VFIO_DEVICE_DETACH_IOMMUFD_PT ? &fuzz_then_detach :
+                NULL;
+
+    if (!next || !*next || c->inj) {
+        return;
+    }
+    c->inj = *next;
+    *next = 0;
+    logf_("%lu fuzz: inject %s (after a failed attach)", seqno + 1,
+          err_name(c->inj));
+}
+
+/*
+ * What becomes of a new vEVENTQ and its reader in QEMU, picked by the
+ * queue's depth (the guest's EVENTQ_BASE.LOG2SIZE, log2 of the depth):
+ * the host fails the allocation, the reader's set-up (fcntl, eventfd),
+ * its poll() or read() (once; one record is written for read() to read),
+ * or reports an error or a spurious event on the fd, or shuts its end.
+ * The seeds' size (32) and sizes above 11 go on normally.
+ */
+enum {
+    FVQ_NONE, FVQ_ALLOC, FVQ_FCNTL, FVQ_EVENTFD, FVQ_POLL_EINTR,
+    FVQ_POLL_ENOMEM, FVQ_POLLERR, FVQ_POLLPRI, FVQ_READ_EAGAIN,
+    FVQ_READ_EIO, FVQ_HUP,
+};
+static const uint8_t fuzz_vq_by_log2[12] = {
+    FVQ_ALLOC, FVQ_FCNTL, FVQ_EVENTFD, FVQ_POLL_EINTR, FVQ_POLL_ENOMEM,
+    FVQ_NONE, FVQ_POLLERR, FVQ_NONE, FVQ_POLLPRI, FVQ_READ_EAGAIN,
+    FVQ_READ_EIO, FVQ_HUP,
+};
+/* a failure the fuzzer picked for the next call of a veventq_* name */
+static int fuzz_oneshot[C_COUNT];
+
+static int fuzz_veventq_pick(Call *c, struct iommu_veventq_alloc *a)
+{
+    unsigned l = a->veventq_depth ? __builtin_ctz(a->veventq_depth) : 0;
+    int what = l < ARRAY_SIZE(fuzz_vq_by_log2) ? fuzz_vq_by_log2[l] :
+               FVQ_NONE;
+
+    if (what == FVQ_ALLOC && !c->inj) {
+        c->inj = ENOMEM;
+        logf_("%lu fuzz: inject ENOMEM (depth %u)", seqno + 1,
+              a->veventq_depth);
+    }
+    return what;
+}
+
+static void fuzz_veventq_arm(int what, struct iommu_veventq_alloc *a)
+{
+    Obj *q = &objs[a->out_veventq_id];
+
+    switch (what) {
+    case FVQ_FCNTL:
+        fuzz_oneshot[C_VEVENTQ_FCNTL] = EBADF;
+        break;
+    case FVQ_EVENTFD:
+        fuzz_oneshot[C_VEVENTQ_EVENTFD] = EMFILE;
+        break;
+    case FVQ_POLL_EINTR:
+        fuzz_oneshot[C_VEVENTQ_POLL] = EINTR;
+        break;
+    case FVQ_POLL_ENOMEM:
+        fuzz_oneshot[C_VEVENTQ_POLL] = ENOMEM;
+        break;
+    case FVQ_POLLERR:
+        poll_revents = POLLERR;
+        break;
+    case FVQ_POLLPRI:
+        poll_revents = POLLPRI;
+        break;
+    case FVQ_READ_EAGAIN:
+    case FVQ_READ_EIO:
+        fuzz_oneshot[C_VEVENTQ_READ] = what == FVQ_READ_EIO ? EIO : EAGAIN;
+        inject_events(1, 0x10, -1, 0x1000);
+        break;
+    case FVQ_HUP:
+        shutdown(q->wfd, SHUT_WR);
+        break;
+    default:
+        return;
+    }
+    logf_("%lu fuzz: veventq=%u depth %u: failure %d armed", seqno,
+          a->out_veventq_id, a->veventq_depth, what);
 }
 
 /* vEVENTQ records, if the call's words ask for them (lock held) */
@@ -1769,6 +1875,7 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     int idx = C_UNKNOWN, ret;
     uint64_t fkey = 0;
     uint32_t fn = 0;
+    int fvq = FVQ_NONE;
 
     poll_ctl();
     for (int i = 0; i < C_UNKNOWN; i++) {
@@ -1781,7 +1888,11 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     c.inj = rule_check(idx, &c.inj_out);
     if (fuzz_mode) {
         fkey = fuzz_key(idx, f, arg, &fn);
-        fuzz_fail(&c, fkey, fn);
+        fuzz_fail(&c, idx, fkey, fn);
+        fuzz_fail_next(&c, idx);
+        if (idx == C_IOMMU_VEVENTQ_ALLOC) {
+            fvq = fuzz_veventq_pick(&c, arg);
+        }
     }
     if (idx == C_VFIO_DEVICE_FEATURE) {
         struct vfio_device_feature *a = arg;
@@ -1806,6 +1917,9 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     log_buf(&b);
     if (fuzz_mode) {
         fuzz_events(idx, arg, fkey);
+        if (!ret && idx == C_IOMMU_VEVENTQ_ALLOC) {
+            fuzz_veventq_arm(fvq, arg);
+        }
     }
     return ret;
 }
@@ -2103,6 +2217,10 @@ static int veventq_inject(int name, int fd)
 
     poll_ctl();
     err = rule_check(name, &out);
+    if (!err && fuzz_oneshot[name]) {
+        err = fuzz_oneshot[name];
+        fuzz_oneshot[name] = 0;
+    }
     if (err) {
         logf_("%lu %s fd=%d = -%s injected", ++seqno, names[name].name, fd,
               err_name(err));

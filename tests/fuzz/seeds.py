@@ -158,6 +158,19 @@ def host_seeds():
         dma(CMDS["cfgi_ste_range"]), dma(CMDS["atc_inv"]),
         dma(cmd(0x46, w0=(1 << 12), w2=RAM + 0x50000)),
         write(CMDQ_PROD, 5, LONG), op_clock(), read(GERROR)]
+    # the event queue made again at each size whose depth makes the fake
+    # host fail the vEVENTQ or its reader (fakehost.c, fuzz mode), with an
+    # STE and an invalidation each time, so that host events come too
+    ops = setup() + s1 + [write(CMDQ_PROD, 1, LONG)]
+    prod = 1
+    for log2 in (0, 1, 2, 3, 4, 6, 8, 9, 10, 11):
+        ops += [write(CR0, 0x9, LONG),
+                write(EVENTQ_BASE, (RAM + 0x20000) | log2),
+                write(CR0, 0xD, LONG), dma(CMDS["tlbi_nh_all"]),
+                dma(CMDS["sync"]), write(CMDQ_PROD, prod + 2, LONG),
+                op_clock(), read(EVENTQ_PROD)]
+        prod += 2
+    out["host-eventq-sizes"] = ops
     return out
 
 
