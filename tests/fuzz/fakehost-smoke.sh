@@ -85,6 +85,17 @@ launch() {
     qin=${QT[1]} qout=${QT[0]}
 }
 launch --
+# stop: QEMU ends (SIGTERM: a clean exit, the preload logs what is alive)
+stop() { kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; }
+# fresh NAME: new log, control and trace files (host-NAME.log, ...) and
+# counters, for the next QEMU
+fresh() {
+    log=$OUT/host-$1.log ctl=$OUT/ctl-$1 trace=$OUT/trace-$1.log
+    err=$OUT/stderr-$1
+    rm -f "$log" "$trace" "$err"
+    : >"$ctl"
+    gen=0 prod=0 mark=1
+}
 
 # A qtest command and its answer, in $ans ("OK ..."), at most 20 s
 ans=
@@ -627,8 +638,7 @@ if kill -0 "$qpid" 2>/dev/null; then
 else
     fail alive "QEMU died: $(tail -n 3 "$err" | tr '\n' ' ')"
 fi
-kill "$qpid" 2>/dev/null
-wait "$qpid" 2>/dev/null
+stop
 
 # 13. A host SMMU with ATS, substreams and 8-bit ASIDs, and a vSMMU
 # without "auto" properties: EATS is accepted, a CD table of two CDs
@@ -636,10 +646,7 @@ wait "$qpid" 2>/dev/null
 # an ATC_INV the device does not answer (ETIMEDOUT) fails the next
 # CMD_SYNC with CERROR_ATC_INV_SYNC, and an EATS value the host does not
 # take (2, split-stage ATS) is C_BAD_STE
-log=$OUT/host-ats.log ctl=$OUT/ctl-ats trace=$OUT/trace-ats.log err=$OUT/stderr-ats
-rm -f "$log" "$trace" "$err"
-: >"$ctl"
-gen=0 prod=0 mark=1
+fresh ats
 launch FAKEHOST_HW_CAPS=0 FAKEHOST_IDR=0x0d44001b,0x02730150,0,0x00001414,0,0x00000074 \
     -- ,ats=on,ril=off,oas=44,ssidsize=5
 rd "$(reg 0x0)"; idr0=$val; rd "$(reg 0x4)"; idr1=$val
@@ -710,8 +717,7 @@ if [ "$ev" = "0x4 $(hex $SID)" ] && [ -n "$logged" ] &&
 else
     fail eats-refused "event '$ev', last attach '$abort', logged '$logged': $(since | tr '\n' ';')"
 fi
-kill "$qpid" 2>/dev/null
-wait "$qpid" 2>/dev/null
+stop
 
 # 15. Two devices behind PCIe root ports (slots 2 and 3 of pcie.0, a
 # bridge each).  The guest numbers the buses (StreamIDs 0x100 and 0x200),
@@ -721,10 +727,7 @@ wait "$qpid" 2>/dev/null
 # acknowledgement): the second one cleanly, its nested HWPT and vDEVICE
 # freed, the vIOMMU kept for the other; the first one, the last, with
 # the host refusing both the block and the return to stage 2
-log=$OUT/host-rp.log ctl=$OUT/ctl-rp trace=$OUT/trace-rp.log err=$OUT/stderr-rp
-rm -f "$log" "$trace" "$err"
-: >"$ctl"
-gen=0 prod=0 mark=1
+fresh rp
 ECAM=0x3f000000
 cfg() { echo $((ECAM + ($1 << 20) + ($2 << 12) + $3)); }   # BUS DEVFN OFF
 STRTAB=0x40100000                       # linear, 1024 entries (64 KiB)
@@ -839,8 +842,7 @@ if [ -n "$gone" ] && [ "$refused" = 2 ] && [ -n "$viommu" ] &&
 else
     fail rp-unplug-refused "close '$gone', refused $refused, vIOMMU '$viommu', warnings $warned: $(since | tr '\n' ';')"
 fi
-kill "$qpid" 2>/dev/null
-wait "$qpid" 2>/dev/null
+stop
 STRTAB=0x40000000 SID=8
 
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
