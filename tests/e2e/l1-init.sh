@@ -91,6 +91,47 @@ echo "E2E-BOOT kernel $(uname -r), SMMUv3 features ${feat:-unknown}, init at L1 
 # of its E2E-RESULT lines.  They are shown from dmesg at the end.
 echo 1 >/proc/sys/kernel/printk
 
+# ---- the CMDQV run (run.sh's l1c-* rows): e2e_cmdqv=1 --------------------
+# L1 booted under UEFI with ACPI on an SMMUv3 with L0's emulated Tegra241
+# CMDQV: the driver must have found the DSDT's NVDA200C and taken it; then
+# nestprobe --cmdqv checks iommufd's description of it and makes the kernel
+# invalidate through its VCMDQs (run.sh counts them in L0's trace).
+if grep -q 'e2e_cmdqv=1' /proc/cmdline; then
+    tables=$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')
+    found=$(dmesg | grep -m1 'found companion CMDQV device' | sed 's/^\[[^]]*\] //')
+    bad=$(dmesg | grep -m1 -E 'Falling back to standard SMMU CMDQ|failed to (reset impl|init vintf0|ioremap|request irq)|failed to (en|dis)able, STATUS|no interrupt. errors|CMD_SYNC timeout' | sed 's/^\[[^]]*\] //')
+    case " $tables " in
+    *" IORT "*) ;;
+    *) bad="${bad:+$bad; }no IORT in /sys/firmware/acpi/tables (booted without ACPI?)" ;;
+    esac
+    if [ -n "$found" ] && [ -z "$bad" ]; then
+        res l1c-probe PASS "ACPI tables ${tables% }; $found"
+    else
+        res l1c-probe FAIL "${bad:-no 'found companion CMDQV device' in dmesg}"
+    fi
+    BDF=$(find_pci 0x1234:0x11e8)
+    if [ -n "$BDF" ]; then
+        to_vfio "$BDF"
+        echo "=== nestprobe --cmdqv $BDF at L1 uptime $(up) s"
+        timeout 300 /bin/nestprobe --cmdqv "$BDF" 2000
+        echo "=== nestprobe exit status $? at L1 uptime $(up) s"
+        # the DMA to the unmapped IOVA: a fault of this kernel's domain
+        f=$(dmesg | grep -m1 'event: F_TRANSLATION.*iova: 0x10000 ')
+        if [ -n "$f" ]; then
+            res l1c-unmap-fault PASS "host logged: ${f#*event: }"
+        else
+            res l1c-unmap-fault FAIL "no F_TRANSLATION for iova 0x10000 in dmesg"
+        fi
+    else
+        res l1c-hw-info FAIL "no edu device (1234:11e8) on the PCI bus"
+    fi
+    echo "=== kernel messages of the SMMU and the CMDQV"
+    dmesg | grep -i -E 'smmu|cmdqv|NVDA200C' | tail -n 30
+    echo "E2E-DONE at L1 uptime $(up) s"
+    grep -q e2eshell /proc/cmdline && exec sh
+    poweroff -f
+fi
+
 # ---- `make bench` (tests/e2e/bench.sh): only the L2 variants -------------
 # e2e_bench=a,b,c,d e2e_bench_io=BS:COUNT[,...] on the kernel command line:
 # L0's virtio-blk goes to vfio-pci and l2-bench.sh boots one L2 per variant

@@ -284,6 +284,36 @@ static int edu_dma(uint64_t src, uint64_t dst, uint32_t len, int to_ram)
 	return !(bar[EDU_DMA_CMD / 4] & EDU_DMA_RUN);
 }
 
+/* Memory and bus master on, BAR0 mapped; 0 when it is an edu device. */
+static int edu_setup(void)
+{
+	struct vfio_region_info cfg = {
+		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	struct vfio_region_info b0 = {
+		.argsz = sizeof(b0), .index = VFIO_PCI_BAR0_REGION_INDEX };
+	uint32_t id = 0;
+	uint16_t cmd = 0;
+
+	if (ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &cfg) ||
+	    ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &b0) ||
+	    pread(dfd, &id, 4, cfg.offset) != 4 ||
+	    pread(dfd, &cmd, 2, cfg.offset + 4) != 2) {
+		printf("  VFIO region access: %s\n", strerror(errno));
+		return -1;
+	}
+	cmd |= 0x6; /* MEM + BUS MASTER */
+	if (pwrite(dfd, &cmd, 2, cfg.offset + 4) != 2)
+		return -1;
+	bar = mmap(NULL, b0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd,
+		   b0.offset);
+	if (bar == MAP_FAILED || id != 0x11e81234) {
+		printf("  not an edu device (id 0x%08x) or BAR0 mmap failed\n", id);
+		return -1;
+	}
+	printf("  edu id 0x%08x ident 0x%08x\n", id, bar[0]);
+	return 0;
+}
+
 static int find_cdev(const char *bdf, char *cdev, size_t len)
 {
 	char path[256];
@@ -302,34 +332,190 @@ static int find_cdev(const char *bdf, char *cdev, size_t len)
 	return cdev[0] ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+/* Open /dev/iommu and the device's VFIO cdev, and bind them. */
+static int bind_dev(struct step *s, const char *bdf, uint32_t *dev)
 {
-	const char *bdf = argc > 1 ? argv[1] : "0000:00:01.0";
-	struct step s;
 	char cdev[300];
-	uint64_t c[4][2];
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	/* ---- hw-info: bind the cdev, then IOMMU_GET_HW_INFO ---- */
-	step_start(&s, "hw-info");
 	if (find_cdev(bdf, cdev, sizeof(cdev))) {
-		step_fail(&s, "no vfio cdev for %s", bdf);
-		return !step_end(&s);
+		step_fail(s, "no vfio cdev for %s", bdf);
+		return -1;
 	}
 	printf("  device %s cdev %s\n", bdf, cdev);
 	ifd = open("/dev/iommu", O_RDWR);
 	dfd = open(cdev, O_RDWR);
 	if (ifd < 0 || dfd < 0) {
-		step_fail(&s, "open /dev/iommu or %s: %s", cdev, strerror(errno));
-		return !step_end(&s);
+		step_fail(s, "open /dev/iommu or %s: %s", cdev, strerror(errno));
+		return -1;
 	}
 	struct vfio_device_bind_iommufd bind = {
 		.argsz = sizeof(bind), .iommufd = ifd };
-	if (expect(&s, ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &bind), 0,
+	if (expect(s, ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &bind), 0,
 		   "VFIO_DEVICE_BIND_IOMMUFD"))
+		return -1;
+	*dev = bind.out_devid;
+	return 0;
+}
+
+/* ---- --cmdqv: the host side of an emulated Tegra241 CMDQV ------------ */
+
+/*
+ * Mark the start (0xa5) or the end (0x5a) of the workload in L0's trace:
+ * a write of the edu's Interrupt Line register through sysfs reaches L0's
+ * config space (VFIO would keep this one virtual), and run.sh counts the
+ * commands that L0's queues consumed between the two pci_cfg_write lines.
+ */
+static void l0_mark(const char *bdf, uint8_t v)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || pwrite(fd, &v, 1, 0x3c) != 1)
+		printf("  marker 0x%02x: %s\n", v, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	printf("E2E-CMDQV-MARK 0x%02x\n", v);
+}
+
+/*
+ * L1 is the host of an SMMUv3 with a CMDQV (L0's emulated one): iommufd
+ * must describe the CMDQV, and the kernel's own invalidations (IOAS
+ * unmaps of a paging domain, with strict invalidation) go to its VCMDQs.
+ * Rows l1c-hw-info and l1c-unmap; run.sh adds l1c-vcmdq from L0's trace.
+ */
+static int cmdqv_main(const char *bdf, int loops)
+{
+	struct step s;
+	uint32_t dev;
+
+	step_start(&s, "l1c-hw-info");
+	if (bind_dev(&s, bdf, &dev))
 		return !step_end(&s);
-	uint32_t dev = bind.out_devid;
+	/* the default type stays the SMMU's own (what QEMU asks first) */
+	struct iommu_hw_info_arm_smmuv3 hi = { 0 };
+	struct iommu_hw_info info = {
+		.size = sizeof(info), .dev_id = dev,
+		.data_len = sizeof(hi), .data_uptr = (uintptr_t)&hi };
+	expect(&s, ioctl(ifd, IOMMU_GET_HW_INFO, &info), 0,
+	       "IOMMU_GET_HW_INFO (default type)");
+	if (info.out_data_type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3)
+		step_fail(&s, "default type %u, want ARM_SMMUV3 (%u)",
+			  info.out_data_type, IOMMU_HW_INFO_TYPE_ARM_SMMUV3);
+	struct iommu_hw_info_tegra241_cmdqv ci = { 0 };
+	struct iommu_hw_info cinfo = {
+		.size = sizeof(cinfo), .flags = IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+		.dev_id = dev, .data_len = sizeof(ci),
+		.data_uptr = (uintptr_t)&ci,
+		.in_data_type = IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV };
+	if (!expect(&s, ioctl(ifd, IOMMU_GET_HW_INFO, &cinfo), 0,
+		    "IOMMU_GET_HW_INFO in_data_type=TEGRA241_CMDQV")) {
+		printf("  type=%u len=%u flags=0x%x version=%u log2vcmdqs=%u log2vsids=%u\n",
+		       cinfo.out_data_type, cinfo.data_len, ci.flags,
+		       ci.version, ci.log2vcmdqs, ci.log2vsids);
+		if (cinfo.out_data_type != IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV)
+			step_fail(&s, "type %u, want TEGRA241_CMDQV (%u)",
+				  cinfo.out_data_type,
+				  IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV);
+		/* L0's PARAM: version 1, 2 queues per VINTF, 16 SID pairs */
+		if (ci.version != 1 || ci.log2vcmdqs != 1 || ci.log2vsids != 4)
+			step_fail(&s, "version %u log2vcmdqs %u log2vsids %u, want 1 1 4",
+				  ci.version, ci.log2vcmdqs, ci.log2vsids);
+	}
+	step_info(&s, "type=TEGRA241_CMDQV version %u log2vcmdqs %u log2vsids %u (default type ARM_SMMUV3)",
+		  ci.version, ci.log2vcmdqs, ci.log2vsids);
+	/* the workload runs anyway: run.sh then sees where it went */
+	step_end(&s);
+
+	/*
+	 * l1c-unmap: a paging domain (stage 1 of L0's SMMU), LOOPS map and
+	 * unmap cycles of one page, then a DMA to a just-unmapped IOVA whose
+	 * translation L0's IOTLB held: only the invalidation, which went
+	 * through a VCMDQ, keeps the device from writing the page.
+	 */
+	step_start(&s, "l1c-unmap");
+	struct iommu_ioas_alloc ioas = { .size = sizeof(ioas) };
+	expect(&s, ioctl(ifd, IOMMU_IOAS_ALLOC, &ioas), 0, "IOMMU_IOAS_ALLOC");
+	attach(&s, ioas.out_ioas_id, 0, "ATTACH_IOMMUFD_PT (IOAS: paging domain)");
+	if (!s.ok || edu_setup()) {
+		step_fail(&s, "no paging domain or no edu");
+		return !step_end(&s);
+	}
+	uint8_t *a = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b = a + 4096;
+	if (a == MAP_FAILED) {
+		step_fail(&s, "mmap: %s", strerror(errno));
+		return !step_end(&s);
+	}
+	memset(a, 0x11, 4096);
+	memset(b, 0x22, 4096);
+	struct iommu_ioas_map m = {
+		.size = sizeof(m),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas.out_ioas_id, .length = 4096 };
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u), .ioas_id = ioas.out_ioas_id, .length = 4096 };
+	int i, bad = 0;
+
+	l0_mark(bdf, 0xa5);
+	for (i = 0; i < loops && !bad; i++) {
+		m.user_va = (uintptr_t)a;
+		m.iova = u.iova = 0x100000 + (i % 256) * 4096;
+		if (ioctl(ifd, IOMMU_IOAS_MAP, &m) ||
+		    ioctl(ifd, IOMMU_IOAS_UNMAP, &u) || u.length != 4096)
+			bad = errno ? errno : EINVAL;
+		u.length = 4096;
+	}
+	if (bad)
+		step_fail(&s, "map/unmap cycle %d: %s", i, ename(bad));
+	/* A at 0x10000 and B at 0x20000; the device reads A (L0 caches the
+	 * translation) and writes B: the data path works */
+	m.user_va = (uintptr_t)a;
+	m.iova = 0x10000;
+	expect(&s, ioctl(ifd, IOMMU_IOAS_MAP, &m), 0, "IOAS_MAP A at 0x10000");
+	m.user_va = (uintptr_t)b;
+	m.iova = 0x20000;
+	expect(&s, ioctl(ifd, IOMMU_IOAS_MAP, &m), 0, "IOAS_MAP B at 0x20000");
+	if (!edu_dma(0x10000, EDU_BUF, 64, 0) || !edu_dma(EDU_BUF, 0x20000, 64, 1))
+		step_fail(&s, "edu DMA did not complete");
+	if (memcmp(a, b, 64))
+		step_fail(&s, "DMA A -> device -> B: B holds 0x%02x, want 0x11", b[0]);
+	/* A changes under the device, leaves the IOAS, and the device writes
+	 * its buffer (A's old bytes) to A's IOVA: it must fault */
+	memset(a, 0x33, 4096);
+	u.iova = 0x10000;
+	expect(&s, ioctl(ifd, IOMMU_IOAS_UNMAP, &u), 0, "IOAS_UNMAP A");
+	if (!edu_dma(EDU_BUF, 0x10000, 64, 1))
+		step_fail(&s, "edu DMA to the unmapped IOVA did not complete");
+	l0_mark(bdf, 0x5a);
+	if (a[0] != 0x33)
+		step_fail(&s, "the device wrote 0x%02x into A after its unmap: L0 used a stale translation",
+			  a[0]);
+	step_info(&s, "%d map/unmap cycles; DMA through A and B; DMA to A's IOVA after its unmap did not reach A",
+		  loops);
+	step_end(&s);
+	return failed;
+}
+
+int main(int argc, char **argv)
+{
+	const char *bdf = argc > 1 ? argv[1] : "0000:00:01.0";
+	struct step s;
+	uint64_t c[4][2];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	if (argc > 2 && !strcmp(argv[1], "--cmdqv"))
+		return cmdqv_main(argv[2], argc > 3 ? atoi(argv[3]) : 1000);
+
+	/* ---- hw-info: bind the cdev, then IOMMU_GET_HW_INFO ---- */
+	step_start(&s, "hw-info");
+	uint32_t dev;
+	if (bind_dev(&s, bdf, &dev))
+		return !step_end(&s);
 
 	struct iommu_hw_info_arm_smmuv3 hi = { 0 };
 	struct iommu_hw_info info = {
@@ -526,30 +712,10 @@ int main(int argc, char **argv)
 		return 1;
 
 	/* ---- set up edu for DMA: memory + bus master, map BAR0 ---- */
-	struct vfio_region_info cfg = {
-		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX };
-	struct vfio_region_info b0 = {
-		.argsz = sizeof(b0), .index = VFIO_PCI_BAR0_REGION_INDEX };
-	uint32_t id = 0;
-	uint16_t cmd = 0;
-	if (ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &cfg) ||
-	    ioctl(dfd, VFIO_DEVICE_GET_REGION_INFO, &b0) ||
-	    pread(dfd, &id, 4, cfg.offset) != 4 ||
-	    pread(dfd, &cmd, 2, cfg.offset + 4) != 2) {
-		printf("E2E-RESULT vevent-bad-cd FAIL VFIO region access: %s\n",
-		       strerror(errno));
+	if (edu_setup()) {
+		printf("E2E-RESULT vevent-bad-cd FAIL VFIO region access failed, not an edu device or BAR0 mmap failed\n");
 		return 1;
 	}
-	cmd |= 0x6; /* MEM + BUS MASTER */
-	pwrite(dfd, &cmd, 2, cfg.offset + 4);
-	bar = mmap(NULL, b0.size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd,
-		   b0.offset);
-	if (bar == MAP_FAILED || id != 0x11e81234) {
-		printf("E2E-RESULT vevent-bad-cd FAIL not an edu device (id 0x%08x) or BAR0 mmap failed\n",
-		       id);
-		return 1;
-	}
-	printf("  edu id 0x%08x ident 0x%08x\n", id, bar[0]);
 
 	struct vevent ev[16];
 	int n, lost, i;

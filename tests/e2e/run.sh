@@ -69,7 +69,18 @@
 #   E2E_BENCH=a,b,c,d   `make bench` instead (tests/e2e/bench.sh): no stage
 #                       1, one L2 per variant (l2-bench.sh); E2E_BENCH_IO,
 #                       E2E_BENCH_DISK_MB: see below
-# To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell.
+#   E2E_CMDQV=on|off|only  the CMDQV run (default on; off in the bench,
+#                       churn, inject and mixed modes): after the run above,
+#                       L0 boots the same L1 a second time, under UEFI
+#                       (Debian's AAVMF) with ACPI, on an SMMUv3 with the
+#                       emulated Tegra241 CMDQV (-global arm-smmuv3.cmdqv=
+#                       on); L1's driver must take the CMDQV, iommufd must
+#                       describe it, and L1's own invalidations during a
+#                       map/unmap workload must come from its VCMDQs, none
+#                       from the main CMDQ (l1c-vcmdq: L0's trace between
+#                       nestprobe's two markers); only: this run alone
+# To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell
+# (logs/l1c-l0-cmdline.txt for the CMDQV run).
 # Logs: .check/e2e/logs/ (console.log is L1's serial console).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -187,6 +198,16 @@ l2_rows() {
         case $steps in churn*) echo "$tag-churn-leak" ;; esac
     done
 }
+
+CMDQV=${E2E_CMDQV:-on}
+case $CMDQV in
+on) { [ -z "$BENCH" ] && [ -z "$CHURN" ] && [ "$L2_MODE" != inject ] &&
+      [ "$L2_MODE" != mixed ]; } || CMDQV=off ;;
+off | only) ;;
+*) echo "E2E_CMDQV=$CMDQV: want on, off or only" >&2; exit 2 ;;
+esac
+# the CMDQV run's rows from L1 (l1c-vcmdq comes from L0's trace)
+L1C_ROWS=(l1c-probe l1c-hw-info l1c-unmap l1c-unmap-fault)
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
@@ -371,7 +392,55 @@ gcov_collect() {
 }
 
 # ---- the run: L0 QEMU boots L1, L1 runs the checks and powers off -------
-if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
+# l1_boot PREFIX CONSOLE TIMEOUT ROW...: run the command line in "${l0[@]}"
+# with L1's console in CONSOLE (its command line in PREFIXl0-cmdline.txt),
+# then the rows PREFIXl1-boot, ROW... (each one missing is a FAIL), the
+# rows L1 printed beyond them, and PREFIXl1-poweroff
+l1_boot() {
+    local pre=$1 console=$2 limit=$3 t qrc wall boot name line st detail
+    shift 3
+    printf '%q ' "${l0[@]}" >"$E2E_LOGS/${pre}l0-cmdline.txt"
+    log "e2e: booting L1 (timeout $limit s; console: $console)"
+    t=$SECONDS
+    # serial output ends lines with \r\n; progress lines go to stderr
+    timeout -k 10 "$limit" "${l0[@]}" </dev/null 2>&1 |
+        sed -u 's/\r//g' | tee "$console" | grep --line-buffered -E '^E2E-' | sed -u 's/^/  L1: /' >&2
+    qrc=${PIPESTATUS[0]}
+    wall=$((SECONDS - t))
+
+    if boot=$(grep -m1 '^E2E-BOOT ' "$console"); then
+        row PASS "${pre}l1-boot" "${boot#E2E-BOOT }"
+    else
+        row FAIL "${pre}l1-boot" "L1 did not reach /init (L0 exit $qrc; see $(basename "$console"))"
+    fi
+    for name in "$@"; do
+        line=$(grep -m1 "^E2E-RESULT $name " "$console")
+        if [ -z "$line" ]; then
+            row FAIL "$name" "not reported by L1 (an earlier step failed or timed out; see $(basename "$console"))"
+            continue
+        fi
+        read -r _ _ st detail <<<"$line"
+        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL detail="bad result line: $line" ;; esac
+        row "$st" "$name" "$detail"
+    done
+    # rows L1 reports only on failure (accel-start: QEMU did not come up)
+    while read -r _ name st detail; do
+        case " $* " in *" $name "*) continue ;; esac
+        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL ;; esac
+        row "$st" "$name" "$detail"
+    done < <(grep '^E2E-RESULT ' "$console")
+    if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
+        row PASS "${pre}l1-poweroff" "clean power-off, L0 wall ${wall} s"
+    elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+        row FAIL "${pre}l1-poweroff" "L0 killed after $limit s"
+    else
+        row FAIL "${pre}l1-poweroff" "L0 exit status $qrc, wall ${wall} s"
+    fi
+}
+
+if [ "$CMDQV" = only ]; then
+    log "e2e: E2E_CMDQV=only: the CMDQV run alone"
+elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     console=$E2E_LOGS/console.log
     l0_l2=() l1_l2=
     if [ -n "${E2E_L2_KERNEL:-}" ]; then
@@ -421,49 +490,73 @@ if [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     )
     l0tr=${E2E_L0_TRACE:-}
     for ev in ${l0tr//,/ }; do l0+=(-trace "$ev"); done
-    printf '%q ' "${l0[@]}" >"$E2E_LOGS/l0-cmdline.txt"
-    log "e2e: booting L1 (timeout $boot_timeout s; console: $console)"
-    t=$SECONDS
-    # serial output ends lines with \r\n; progress lines go to stderr
-    timeout -k 10 "$boot_timeout" "${l0[@]}" </dev/null 2>&1 |
-        sed -u 's/\r//g' | tee "$console" | grep --line-buffered -E '^E2E-' | sed -u 's/^/  L1: /' >&2
-    qrc=${PIPESTATUS[0]}
-    wall=$((SECONDS - t))
-
-    if boot=$(grep -m1 '^E2E-BOOT ' "$console"); then
-        row PASS l1-boot "${boot#E2E-BOOT }"
-    else
-        row FAIL l1-boot "L1 did not reach /init (L0 exit $qrc; see console.log)"
-    fi
-    for name in "${GUEST_ROWS[@]}"; do
-        line=$(grep -m1 "^E2E-RESULT $name " "$console")
-        if [ -z "$line" ]; then
-            row FAIL "$name" "not reported by L1 (an earlier step failed or timed out; see console.log)"
-            continue
-        fi
-        read -r _ _ st detail <<<"$line"
-        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL detail="bad result line: $line" ;; esac
-        row "$st" "$name" "$detail"
-    done
-    # rows L1 reports only on failure (accel-start: QEMU did not come up)
-    while read -r _ name st detail; do
-        case " ${GUEST_ROWS[*]} " in *" $name "*) continue ;; esac
-        case $st in PASS | FAIL | SKIP) ;; *) st=FAIL ;; esac
-        row "$st" "$name" "$detail"
-    done < <(grep '^E2E-RESULT ' "$console")
-    if grep -q '^E2E-DONE' "$console" && [ "$qrc" = 0 ]; then
-        row PASS l1-poweroff "clean power-off, L0 wall ${wall} s"
-    elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-        row FAIL l1-poweroff "L0 killed after $boot_timeout s"
-    else
-        row FAIL l1-poweroff "L0 exit status $qrc, wall ${wall} s"
-    fi
+    l1_boot "" "$console" "$boot_timeout" "${GUEST_ROWS[@]}"
     [ -z "$covbuild" ] || gcov_collect
 else
     for name in l1-boot "${GUEST_ROWS[@]}" l1-poweroff; do
         row FAIL "$name" "not run: no L1 kernel or initramfs"
     done
     [ -z "$covbuild" ] || row FAIL e2e-gcov "not run: no L1 kernel or initramfs"
+fi
+# ---- the CMDQV run: L1 under UEFI/ACPI on an SMMUv3 with a CMDQV ------
+# l1c_vcmdq TRACE: the commands L0 consumed between nestprobe's markers
+# (its writes of 0xa5 and 0x5a into edu's Interrupt Line register), from
+# the VCMDQs (smmuv3_cmdqv_consume: one line a doorbell, with its count)
+# and from the main CMDQ (smmuv3_cmdq_consume: one line a command)
+l1c_vcmdq() {
+    local marks main vq kicks en queues
+    read -r marks main vq kicks en queues < <(awk '
+        /pci_cfg_write .*@0x3c <- 0xa5$/ { on = 1; marks++ }
+        /pci_cfg_write .*@0x3c <- 0x5a$/ { on = 0; marks++ }
+        /smmuv3_cmdqv_enable / { en++ }
+        on && /smmuv3_cmdq_consume prod=/ { main++ }
+        on && /smmuv3_cmdqv_consume / {
+            n = $0; sub(/ commands.*/, "", n); sub(/.*, /, "", n); vq += n
+            kicks++
+            q = $0; sub(/.*VCMDQ /, "", q); sub(/ .*/, "", q); seen[q] = 1
+        }
+        END {
+            for (q in seen) l = l (l == "" ? "" : "+") q
+            print marks + 0, main + 0, vq + 0, kicks + 0, en + 0, (l == "" ? "none" : l)
+        }' "$1")
+    # nestprobe's 2000 unmaps: a TLBI and a CMD_SYNC each, at least
+    if [ "$marks" != 2 ]; then
+        row FAIL l1c-vcmdq "$marks workload markers in L0's trace, want 2 (see $(basename "$1"))"
+    elif [ "$main" != 0 ] || [ "$vq" -lt 4000 ]; then
+        row FAIL l1c-vcmdq "during the workload: $vq commands from VCMDQs, $main from the main CMDQ; want >= 4000 and 0"
+    else
+        row PASS l1c-vcmdq "during the workload: $vq commands from VCMDQ $queues in $kicks doorbells, 0 from the main CMDQ ($en VCMDQ enables since boot)"
+    fi
+}
+
+if [ "$CMDQV" = off ]; then
+    :
+elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
+    fw=/usr/share/AAVMF
+    cp "$fw/AAVMF_VARS.fd" "$E2E_OUT/l1c-vars.fd"
+    l1ctrace=$E2E_LOGS/l1c-l0-trace.log
+    l0=(
+        "$QEMU"
+        -M "virt,virtualization=on,iommu=smmuv3,gic-version=3"
+        -cpu "max,pauth-impdef=on" -smp 2 -m 2G
+        # the SMMU as above, with the CMDQV (its NVDA200C is in the DSDT)
+        -global arm-smmuv3.s2fwb=on -global arm-smmuv3.cmdqv=on
+        -drive "if=pflash,format=raw,readonly=on,file=$fw/AAVMF_CODE.fd"
+        -drive "if=pflash,format=raw,file=$E2E_OUT/l1c-vars.fd"
+        -device edu
+        -nographic -no-reboot -net none
+        -kernel "$kernel" -initrd "$initrd"
+        -append "console=ttyAMA0 rdinit=/init panic=-1 e2e_cmdqv=1 ${E2E_L1_APPEND:-}"
+        -d guest_errors -D "$l1ctrace"
+        -trace smmuv3_cmdq_consume -trace smmuv3_cmdqv_consume
+        -trace smmuv3_cmdqv_enable -trace smmuv3_cmdqv_error -trace pci_cfg_write
+    )
+    l1_boot l1c- "$E2E_LOGS/l1c-console.log" "${E2E_CMDQV_TIMEOUT:-900}" "${L1C_ROWS[@]}"
+    l1c_vcmdq "$l1ctrace"
+else
+    for name in l1c-l1-boot "${L1C_ROWS[@]}" l1c-vcmdq l1c-l1-poweroff; do
+        row FAIL "$name" "not run: no L1 kernel or initramfs"
+    done
 fi
 if [ -n "$GCOV" ] && [ -z "$covbuild" ]; then
     row FAIL e2e-gcov "E2E_QEMU_GCOV=1, but no gcov build of the arm64 QEMU (see l2-vmm-build; its BUILD file names the build directory)"
