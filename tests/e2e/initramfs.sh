@@ -86,6 +86,14 @@ if [ -n "$vmm" ]; then
         die "initramfs: unexpected program interpreter '$interp' in $vmm"
     cp -L "/usr/$ml/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
     install -m 0755 "$here/accel-smoke.sh" "$root/bin/accel-smoke.sh"
+    install -m 0755 "$here/accel-cmdqv.sh" "$root/bin/accel-cmdqv.sh"
+    # the failure-injection library l2-run.sh and accel-cmdqv.sh preload
+    # into QEMU (inject)
+    aarch64-linux-gnu-gcc -shared -fPIC -O2 -Wall -Wextra \
+        -I"$work/include" -I"$TREE/linux-headers" \
+        -o "$root/lib/e2e-inject.so" "$here/inject.c" -ldl >>"$blog" 2>&1 || {
+        cat "$blog" >&2; die "initramfs: building inject.c failed"; }
+    aarch64-linux-gnu-strip --strip-unneeded "$root/lib/e2e-inject.so"
     install -m 0755 "$here/accel-mdev.sh" "$root/bin/accel-mdev.sh"
     install -m 0755 "$here/accel-pair.sh" "$root/bin/accel-pair.sh"
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
@@ -142,12 +150,6 @@ open(sys.argv[2], "wb").write(data)' "$src" "$root/l2/$fw.fd"
     install -m 0755 "$here/l2-bench.sh" "$root/bin/l2-bench.sh"
     install -m 0644 "$here/l2-inject.sh" "$root/bin/l2-inject.sh"
     install -m 0644 "$here/l2-mixed.sh" "$root/bin/l2-mixed.sh"
-    # the failure-injection library l2-run.sh preloads into QEMU (inject)
-    aarch64-linux-gnu-gcc -shared -fPIC -O2 -Wall -Wextra \
-        -I"$work/include" -I"$TREE/linux-headers" \
-        -o "$root/lib/e2e-inject.so" "$here/inject.c" -ldl >>"$blog" 2>&1 || {
-        cat "$blog" >&2; die "initramfs: building inject.c failed"; }
-    aarch64-linux-gnu-strip --strip-unneeded "$root/lib/e2e-inject.so"
     log "initramfs: + L2: $(cat "$l2k/package") Image $(du -h "$l2k/Image" | cut -f1), initrd $(du -h "$root/l2/initrd.cpio" | cut -f1), AAVMF $(du -ch "$root"/l2/*.fd | tail -n 1 | cut -f1)"
 fi
 

@@ -122,6 +122,17 @@ if grep -q 'e2e_cmdqv=1' /proc/cmdline; then
         else
             res l1c-unmap-fault FAIL "no F_TRANSLATION for iova 0x10000 in dmesg"
         fi
+        # the series' QEMU with arm-smmuv3,accel=on,cmdqv=on on this host's
+        # CMDQV (the accelc-* rows), if the initramfs has it
+        if [ -x /bin/qemu-system-aarch64 ] && [ -x /bin/accel-cmdqv.sh ]; then
+            echo "=== accel-cmdqv $BDF at L1 uptime $(up) s"
+            timeout 120 /bin/accel-cmdqv.sh "$BDF"
+            echo "=== accel-cmdqv exit status $? at L1 uptime $(up) s"
+            for m in inject-hw-queue inject-viommu; do
+                timeout 60 /bin/accel-cmdqv.sh "$BDF" $m >/tmp/accelc-$m.console 2>&1
+                grep '^E2E-RESULT' /tmp/accelc-$m.console
+            done
+        fi
     else
         res l1c-hw-info FAIL "no edu device (1234:11e8) on the PCI bus"
     fi

@@ -70,7 +70,7 @@
 #                       1, one L2 per variant (l2-bench.sh); E2E_BENCH_IO,
 #                       E2E_BENCH_DISK_MB: see below
 #   E2E_CMDQV=on|off|only  the CMDQV run (default on; off in the bench,
-#                       churn, inject and mixed modes): after the run above,
+#                       churn and mixed modes): after the run above,
 #                       L0 boots the same L1 a second time, under UEFI
 #                       (Debian's AAVMF) with ACPI, on an SMMUv3 with the
 #                       emulated Tegra241 CMDQV (-global arm-smmuv3.cmdqv=
@@ -78,7 +78,12 @@
 #                       describe it, and L1's own invalidations during a
 #                       map/unmap workload must come from its VCMDQs, none
 #                       from the main CMDQ (l1c-vcmdq: L0's trace between
-#                       nestprobe's two markers); only: this run alone
+#                       nestprobe's two markers); then, with the arm64
+#                       QEMU, accel-cmdqv.sh: arm-smmuv3,accel=on,cmdqv=on
+#                       on L1's CMDQV (accelc-*: vIOMMU, HW queue, commands
+#                       through the mapped page, errors, reset, and host
+#                       failures of the HW queue and the CMDQV vIOMMU);
+#                       only: this run alone
 # To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell
 # (logs/l1c-l0-cmdline.txt for the CMDQV run).
 # Logs: .check/e2e/logs/ (console.log is L1's serial console).
@@ -201,13 +206,15 @@ l2_rows() {
 
 CMDQV=${E2E_CMDQV:-on}
 case $CMDQV in
-on) { [ -z "$BENCH" ] && [ -z "$CHURN" ] && [ "$L2_MODE" != inject ] &&
-      [ "$L2_MODE" != mixed ]; } || CMDQV=off ;;
+on) { [ -z "$BENCH" ] && [ -z "$CHURN" ] && [ "$L2_MODE" != mixed ]; } || CMDQV=off ;;
 off | only) ;;
 *) echo "E2E_CMDQV=$CMDQV: want on, off or only" >&2; exit 2 ;;
 esac
-# the CMDQV run's rows from L1 (l1c-vcmdq comes from L0's trace)
+# the CMDQV run's rows from L1 (l1c-vcmdq comes from L0's trace), and
+# accel-cmdqv.sh's (the arm64 QEMU's accelerated CMDQV on L1's)
 L1C_ROWS=(l1c-probe l1c-hw-info l1c-unmap l1c-unmap-fault)
+ACCELC_ROWS=(accelc-viommu accelc-hw-queue accelc-direct accelc-error
+             accelc-reset accelc-exit accelc-inject-hw-queue accelc-inject-viommu)
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
@@ -551,7 +558,9 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         -trace smmuv3_cmdq_consume -trace smmuv3_cmdqv_consume
         -trace smmuv3_cmdqv_enable -trace smmuv3_cmdqv_error -trace pci_cfg_write
     )
-    l1_boot l1c- "$E2E_LOGS/l1c-console.log" "${E2E_CMDQV_TIMEOUT:-900}" "${L1C_ROWS[@]}"
+    l1c_rows=("${L1C_ROWS[@]}")
+    [ -z "${E2E_L2_VMM:-}" ] || l1c_rows+=("${ACCELC_ROWS[@]}")
+    l1_boot l1c- "$E2E_LOGS/l1c-console.log" "${E2E_CMDQV_TIMEOUT:-900}" "${l1c_rows[@]}"
     l1c_vcmdq "$l1ctrace"
 else
     for name in l1c-l1-boot "${L1C_ROWS[@]}" l1c-vcmdq l1c-l1-poweroff; do
@@ -562,6 +571,7 @@ if [ -n "$GCOV" ] && [ -z "$covbuild" ]; then
     row FAIL e2e-gcov "E2E_QEMU_GCOV=1, but no gcov build of the arm64 QEMU (see l2-vmm-build; its BUILD file names the build directory)"
 fi
 if [ -z "${E2E_L2_VMM:-}" ]; then
+    [ "$CMDQV" = off ] || ACCEL_ROWS+=("${ACCELC_ROWS[@]}")
     for name in "${ACCEL_ROWS[@]}"; do
         row SKIP "$name" "not run: no arm64 QEMU (see l2-vmm-build)"
     done
