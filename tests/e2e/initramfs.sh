@@ -134,6 +134,9 @@ if [ -n "$l2k" ]; then
     fi
     (cd "$l2root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$root/l2/initrd.cpio"
     cp "$l2k/Image" "$root/l2/Image"
+    # the CMDQV run's L2 runs L1's own Image (E2E_L1_IMAGE): Debian's
+    # kernels have no TEGRA241_CMDQV
+    [ -z "${E2E_L1_IMAGE:-}" ] || cp "$E2E_L1_IMAGE" "$root/l2/Image-cmdqv"
     # UEFI for L2 (ACPI, hence the IORT): Debian's AAVMF, installed by
     # `make setup` (qemu-efi-aarch64); pflash wants exactly 64 MiB, but the
     # images are mostly zeros at the end

@@ -28,8 +28,11 @@ find_pci() {
         fi
     done | tail -n 1
 }
-# to_vfio BDF: vfio-pci takes the (driverless) device on the next probe
+# to_vfio BDF: vfio-pci takes the device on the next probe (L1's own
+# virtio-pci, built in for the CMDQV run's L2, lets it go first)
 to_vfio() {
+    [ -e "/sys/bus/pci/devices/$1/driver" ] &&
+        echo "$1" >"/sys/bus/pci/devices/$1/driver/unbind"
     echo vfio-pci >"/sys/bus/pci/devices/$1/driver_override"
     echo "$1" >/sys/bus/pci/drivers_probe
 }
@@ -132,6 +135,14 @@ if grep -q 'e2e_cmdqv=1' /proc/cmdline; then
                 timeout 60 /bin/accel-cmdqv.sh "$BDF" $m >/tmp/accelc-$m.console 2>&1
                 grep '^E2E-RESULT' /tmp/accelc-$m.console
             done
+            # an L2 on the vSMMU's CMDQV: L1's Image, edu and virtio-blk
+            BLK=$(find_pci 0x1af4:0x1042)
+            if [ -x /bin/l2-run.sh ] && [ -f /l2/Image-cmdqv ] && [ -n "$BLK" ]; then
+                to_vfio "$BLK"
+                echo "=== stage 2 l2c (kvm, pxb, cmdqv) at L1 uptime $(up) s"
+                timeout 900 /bin/l2-run.sh kvm pxb l2c cmdqv "$BDF" "$BLK"
+                echo "=== stage 2 l2c exit status $? at L1 uptime $(up) s"
+            fi
         fi
     else
         res l1c-hw-info FAIL "no edu device (1234:11e8) on the PCI bus"

@@ -329,6 +329,17 @@ while read -r seq cmd arg; do
         grep 'arm-smmu-v3.*\(CMDQ error\|event 0x[0-9a-f]* received\)' /tmp/dmesg.churn | tail -n 1 | sed 's/^.*arm-smmu-v3 /E2E-L2 KLOG-LAST /'
         ;;
     state) echo "E2E-L2 STATE edu=$(find_edu || echo none)" ;;
+    cmdqv)
+        # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take
+        # the vSMMU's CMDQV (the DSDT's NVDA200C)?
+        f=$(dmesg | grep -m1 'found companion CMDQV device' | sed 's/^\[[^]]*\] //')
+        bad=$(dmesg | grep -m1 -E 'Falling back to standard SMMU CMDQ|failed to (reset impl|init vintf0)|failed to (en|dis)able, STATUS|CMD_SYNC timeout' | sed 's/^\[[^]]*\] //')
+        if [ -n "$f" ] && [ -z "$bad" ]; then
+            res cmdqv-probe PASS "$f; kernel $(uname -r)"
+        else
+            res cmdqv-probe FAIL "${bad:-no 'found companion CMDQV device' in dmesg}"
+        fi
+        ;;
     waitedu)
         i=0
         while ! find_edu >/dev/null && [ $i -lt $((arg * 5)) ]; do usleep 200000; i=$((i + 1)); done

@@ -25,6 +25,16 @@
 #          inject: edu only (no BLK_BDF), QEMU under the failure-injection
 #                 library (inject.c); the edu checks, then l2-inject.sh's
 #                 matrix of host ioctl failures, then the leak check
+#          cmdqv: (FORM pxb) the CMDQV run's L2 (L1's host SMMU has L0's
+#                 emulated CMDQV): libvirt's JSON line for the vSMMU with
+#                 "cmdqv":"on", L2 the CMDQV-capable L1 Image (/l2/Image-
+#                 cmdqv) with iommu.strict=1; the checks, then cmdqv-probe
+#                 (L2's driver took the vCMDQV) and cmdqv-host-calls (1000
+#                 O_DIRECT 4 KiB disk reads, each unmap with its
+#                 invalidation: QEMU forwards almost none; L0 counts them
+#                 between two edu config writes), cmdqv-unplug (edu, whose plug
+#                 made the vIOMMU, unplugged: the disk's reads still go
+#                 through the VCMDQ), then the leak check
 #          mixed: (FORM pxb, no BLK_BDF) assigned and emulated endpoints
 #                 behind one arm-smmuv3,accel=on, all in libvirt's JSON
 #                 -device form: edu assigned on rp1, and from this QEMU a
@@ -75,7 +85,16 @@ dev_vblk='{"driver":"virtio-blk-pci","drive":"l2m-format","id":"vblk0","bus":"rp
 dev_emu='{"driver":"edu","id":"emu0","bus":"rp3","addr":"0x0"}'
 # and the root ports they sit on in L2 (pxb-pcie's bus 1)
 RP_EDU=0000:01:00.0 RP_EMU=0000:01:02.0
+l2image=/l2/Image l2append=
 case $STEPS:$FORM in
+cmdqv:*)
+    # libvirt's line for the vSMMU, with the CMDQV
+    l2image=/l2/Image-cmdqv l2append=" iommu.strict=1"
+    topo='-device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0
+          -device {"driver":"arm-smmuv3","primary-bus":"pcie.1","id":"smmuv3.1","accel":true,"cmdqv":"on"}
+          -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1
+          -device pcie-root-port,id=rp2,bus=pcie.1,chassis=2
+          -trace enable=smmuv3_accel_cmdqv_* -trace enable=iommufd_backend_alloc_hw_queue' ;;
 mixed:*)
     # the disk: L0's first MiB (packed by initramfs.sh), grown to L0's
     # 4 MiB
@@ -106,8 +125,8 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
     -drive if=pflash,format=raw,file="$d/VARS.fd" \
-    -kernel /l2/Image -initrd /l2/initrd.cpio \
-    -append "console=ttyAMA0 rdinit=/init panic=0 quiet" \
+    -kernel $l2image -initrd /l2/initrd.cpio \
+    -append "console=ttyAMA0 rdinit=/init panic=0 quiet$l2append" \
     -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
     -object iommufd,id=iommufd0 $topo -device "$dev_edu" \
     -trace enable=smmuv3_accel_unset_device -trace enable=smmuv3_accel_attach \
@@ -289,6 +308,66 @@ else
         res msi-poll PASS "$what"
     else
         res msi-poll FAIL "$what; want CMDQ_CONS reads 0 (MSI polling) and some PROD writes"
+    fi
+fi
+
+if [ "$STEPS" = cmdqv ]; then
+    # ---- the guest's CMDQV on L1's -------------------------------------
+    l2 cmdqv
+    relay
+    hwq=$(grep 'iommufd_backend_alloc_hw_queue' "$d/trace.log" | grep -c '(0)$')
+    # strict invalidation: each O_DIRECT read maps and unmaps its buffer,
+    # and L2's driver sends the TLBI and its CMD_SYNC to its VCMDQ
+    qom x-accel-ioctls; io0=$QOM
+    qom x-accel-cmds-forwarded; fw0=$QOM
+    qom x-traps-cmdq-prod; tp0=$QOM
+    # L0 counts what its CMDQV consumed between two writes of edu's
+    # Interrupt Line (0xb5, 0xb6) through L1's sysfs (run.sh's l2c-vcmdq)
+    l0mark() { printf "\\$1" | dd of="/sys/bus/pci/devices/$EDU/config" bs=1 seek=60 conv=notrunc 2>/dev/null; }
+    l0mark 265
+    l2 bench "4096 1000" 300
+    l0mark 266
+    bn=$(src con | grep "^E2E-L2 BENCH bs=4096 count=1000" | tail -n 1)
+    qom x-accel-ioctls; io1=$QOM
+    qom x-accel-cmds-forwarded; fw1=$QOM
+    qom x-traps-cmdq-prod; tp1=$QOM
+    if echo "$io0$io1$fw0$fw1$tp0$tp1" | grep -q '?'; then
+        res cmdqv-host-calls FAIL "no counters from qom-get on $SMMU"
+    else
+        dio=$((io1 - io0)) dfw=$((fw1 - fw0)) dtp=$((tp1 - tp0))
+        what="1000 O_DIRECT reads of 4 KiB (${bn#E2E-L2 BENCH }): QEMU made $dio host invalidation calls with $dfw commands, the guest wrote CMDQ_PROD $dtp times; $hwq host HW queue(s)"
+        # almost none: the few a guest still sends through its CMDQ
+        case $bn in
+        *rc=0*)
+            if [ "$hwq" -ge 1 ] && [ "$dio" -le 40 ] && [ "$dtp" -le 40 ]; then
+                res cmdqv-host-calls PASS "$what"
+            else
+                res cmdqv-host-calls FAIL "$what; want a HW queue and at most 40 calls and PROD writes"
+            fi ;;
+        *) res cmdqv-host-calls FAIL "the reads failed: ${bn:-no BENCH line}" ;;
+        esac
+    fi
+    # edu's plug created the vIOMMU: its unplug must leave the vIOMMU,
+    # the HW queue and so the guest's VCMDQ to the disk
+    qmp_cmd '{"execute":"device_del","arguments":{"id":"edu0"}}'
+    if wait_for qmp '"DEVICE_DELETED".*"edu0"' 1 60; then
+        qom x-accel-ioctls; io0=$QOM
+        l2 bench "4096 500" 120
+        bn=$(src con | grep '^E2E-L2 BENCH bs=4096 count=500' | tail -n 1)
+        qom x-accel-ioctls; io1=$QOM
+        det=$(grep -c 'smmuv3_accel_cmdqv_detach\|smmuv3_accel_cmdqv_queue_free' "$d/trace.log")
+        what="device_del edu0 (whose plug made the vIOMMU): vIOMMU and HW queue kept ($det detach/free traces); 500 more reads: ${bn#E2E-L2 BENCH }, $((io1 - io0)) host invalidation calls"
+        case $bn in
+        *rc=0*)
+            if [ "$det" = 0 ] && [ $((io1 - io0)) -le 20 ]; then
+                res cmdqv-unplug PASS "$what"
+            else
+                res cmdqv-unplug FAIL "$what; want no detach and at most 20 calls"
+            fi ;;
+        *) res cmdqv-unplug FAIL "$what" ;;
+        esac
+    else
+        res cmdqv-unplug FAIL "no DEVICE_DELETED for edu0 in 60 s"
     fi
 fi
 

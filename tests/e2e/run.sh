@@ -213,6 +213,12 @@ esac
 # the CMDQV run's rows from L1 (l1c-vcmdq comes from L0's trace), and
 # accel-cmdqv.sh's (the arm64 QEMU's accelerated CMDQV on L1's)
 L1C_ROWS=(l1c-probe l1c-hw-info l1c-unmap l1c-unmap-fault)
+# and those of its L2 (l2-run.sh's cmdqv steps: L1's Image as L2 behind
+# arm-smmuv3,accel=on,cmdqv=on, with edu and virtio-blk)
+L2C_ROWS=()
+for r in "${L2_BASIC_ROWS[@]}" cmdqv-probe cmdqv-host-calls cmdqv-unplug exit leak; do
+    L2C_ROWS+=("l2c-$r")
+done
 ACCELC_ROWS=(accelc-viommu accelc-hw-queue accelc-direct accelc-error
              accelc-reset accelc-exit accelc-inject-hw-queue accelc-inject-viommu)
 
@@ -349,6 +355,7 @@ else
     what="busybox-static:arm64 + nestprobe + kvmsmoke"
 fi
 t=$SECONDS
+export E2E_L1_IMAGE=${kernel:-}
 if initrd=$("$here/initramfs.sh"); then
     row PASS l1-initramfs "$what ($(du -h "$initrd" | cut -f1), $((SECONDS - t)) s)"
 else
@@ -536,12 +543,42 @@ l1c_vcmdq() {
     fi
 }
 
+# l2c_vcmdq TRACE: L2's workload in the CMDQV run (l2-run.sh's cmdqv
+# steps, between its edu Interrupt Line writes 0xb5 and 0xb6): the
+# commands L0 consumed from the VINTF that L1 gave L2's vIOMMU (VINTF 1),
+# from L1's own (VINTF 0) and from the SMMU's CMDQ
+l2c_vcmdq() {
+    local marks guest host main
+    read -r marks guest host main < <(awk '
+        /pci_cfg_write .*@0x3c <- 0xb5$/ { on = 1; marks++ }
+        /pci_cfg_write .*@0x3c <- 0xb6$/ { on = 0; marks++ }
+        on && /smmuv3_cmdq_consume prod=/ { main++ }
+        on && /smmuv3_cmdqv_consume / {
+            n = $0; sub(/ commands.*/, "", n); sub(/.*, /, "", n)
+            if ($0 ~ /VINTF 1/) g += n; else h += n
+        }
+        END { print marks + 0, g + 0, h + 0, main + 0 }' "$1")
+    if [ "$marks" != 2 ]; then
+        row FAIL l2c-vcmdq "$marks markers of L2's workload in L0's trace, want 2"
+    elif [ "$guest" -lt 2000 ]; then
+        row FAIL l2c-vcmdq "during L2's 1000 reads L0 consumed $guest commands from L2's VINTF (want >= 2000: a TLBI and a CMD_SYNC per unmap), $host from L1's, $main from the SMMU's CMDQ"
+    else
+        row PASS l2c-vcmdq "during L2's 1000 reads L0 consumed $guest commands from L2's VINTF (its invalidations, straight from L2 to the host SMMU), $host from L1's own VINTF, $main from the SMMU's CMDQ"
+    fi
+}
+
 if [ "$CMDQV" = off ]; then
     :
 elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     fw=/usr/share/AAVMF
     cp "$fw/AAVMF_VARS.fd" "$E2E_OUT/l1c-vars.fd"
     l1ctrace=$E2E_LOGS/l1c-l0-trace.log
+    l1c_disk=()
+    if [ -n "${E2E_L2_KERNEL:-}" ]; then
+        # for the L2 stage of this run: virtio-blk as in the run above
+        l1c_disk=(-drive "if=none,id=l2disk,format=raw,file=$E2E_L2_DISK"
+                  -device virtio-blk-pci,drive=l2disk,iommu_platform=on,disable-legacy=on)
+    fi
     l0=(
         "$QEMU"
         -M "virt,virtualization=on,iommu=smmuv3,gic-version=3"
@@ -550,7 +587,7 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         -global arm-smmuv3.s2fwb=on -global arm-smmuv3.cmdqv=on
         -drive "if=pflash,format=raw,readonly=on,file=$fw/AAVMF_CODE.fd"
         -drive "if=pflash,format=raw,file=$E2E_OUT/l1c-vars.fd"
-        -device edu
+        -device edu "${l1c_disk[@]}"
         -nographic -no-reboot -net none
         -kernel "$kernel" -initrd "$initrd"
         -append "console=ttyAMA0 rdinit=/init panic=-1 e2e_cmdqv=1 ${E2E_L1_APPEND:-}"
@@ -560,8 +597,10 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     )
     l1c_rows=("${L1C_ROWS[@]}")
     [ -z "${E2E_L2_VMM:-}" ] || l1c_rows+=("${ACCELC_ROWS[@]}")
+    [ -z "${E2E_L2_KERNEL:-}" ] || l1c_rows+=("${L2C_ROWS[@]}")
     l1_boot l1c- "$E2E_LOGS/l1c-console.log" "${E2E_CMDQV_TIMEOUT:-900}" "${l1c_rows[@]}"
     l1c_vcmdq "$l1ctrace"
+    [ -z "${E2E_L2_KERNEL:-}" ] || l2c_vcmdq "$l1ctrace"
 else
     for name in l1c-l1-boot "${L1C_ROWS[@]}" l1c-vcmdq l1c-l1-poweroff; do
         row FAIL "$name" "not run: no L1 kernel or initramfs"
@@ -579,7 +618,7 @@ fi
 if [ -z "${E2E_L2_KERNEL:-}" ]; then
     while read -r name; do
         row SKIP "$name" "not run: no L2 (see l2-kernel)"
-    done < <(l2_rows)
+    done < <(l2_rows; [ "$CMDQV" = off ] || printf '%s\n' "${L2C_ROWS[@]}" l2c-vcmdq)
 fi
 
 finish
