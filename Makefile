@@ -80,9 +80,10 @@ demo: setup tree build
 
 # The unmap-heavy DMA benchmark in L2 (tests/e2e/bench.sh): the same device
 # behind the accelerated vSMMU (with and without MSIs), the same without
-# batching, a virtio-iommu and no vIOMMU, strict and lazy, and an nvme whose
-# unmaps batch 16 commands, in one L0 boot; prints the table, the ratios,
-# the targets and the time per trapped batch.
+# batching, a virtio-iommu and no vIOMMU, strict and lazy, an nvme whose
+# unmaps batch 16 commands, and the vSMMU with the guest's own CMDQV on
+# L0's emulated one (variant e), in one L0 boot; prints the table, the
+# ratios, the targets and the time per trapped batch.
 bench: setup build
 	tests/e2e/bench.sh
 

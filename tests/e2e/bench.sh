@@ -7,6 +7,13 @@
 #   b  the same with x-accel-batching=off (one host call per command)
 #   c  behind a virtio-iommu (-device virtio-iommu-pci)
 #   d  with no vIOMMU in L2 (the limit)
+#   e  behind the accelerated vSMMU with the guest's own CMDQV
+#      (-device arm-smmuv3,accel=on,cmdqv=on): L2's invalidations go
+#      straight into a host VCMDQ mapped into L2, past QEMU; for it L0's
+#      SMMU has the emulated Tegra241 CMDQV (-global arm-smmuv3.cmdqv=on)
+#      and L1 boots under UEFI/ACPI, for every variant of the run; L2
+#      boots L1's Image (Debian's kernels have no TEGRA241_CMDQV), and the
+#      -k variants (a-k, d-k) boot it too, for ratios on one kernel
 # in both of the guest's invalidation modes: strict (iommu.strict=1, the
 # Debian arm64 kernel's default: every unmap invalidates before it returns)
 # and lazy (the -lazy variants, iommu.strict=0: DMA-FQ domains, whose flush
@@ -48,7 +55,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${E2E_OUT:-$(cd "$here/../.." && pwd)/.check/bench}
 . "$here/lib.sh"
 
-VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,a-lazy,c-lazy,d-lazy,a-nvme,b-nvme,m,m-off}
+VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,e,a-k,d-k,a-lazy,c-lazy,d-lazy,a-nvme,b-nvme,m,m-off}
 IO=${BENCH_IO:-4096:4000,65536:1000}
 t0=$SECONDS
 E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
@@ -62,6 +69,7 @@ name() {
     *-lazy) m=", lazy" ;;
     *-nvme) m=", nvme, ril=off" ;;
     *-nomsi) m=", msi=off" ;;
+    *-k) m=", L1's kernel" ;;
     esac
     case $1 in
     m) echo "$1 emulated blk, accel vSMMU"; return ;;
@@ -72,6 +80,7 @@ name() {
     b*) echo "$1 accel, no batching$m" ;;
     c*) echo "$1 virtio-iommu$m" ;;
     d*) echo "$1 no vIOMMU$m" ;;
+    e*) echo "$1 accel vSMMU + CMDQV$m" ;;
     *) echo "$1" ;;
     esac
 }
@@ -86,6 +95,20 @@ lfield() {
         sed -n "s/^$2=//p"
 }
 has() { case ",$VARIANTS," in *",$1,"*) return 0 ;; esac; return 1; }
+# vintf K: "GUEST L1 PAIRS": the commands L0's CMDQV consumed from L2's
+# VINTF (any but 0) and from L1's own (VINTF 0) between the K-th pair of
+# l2-bench.sh's markers (e's counted runs, one a workload, in order)
+l0trace=$E2E_LOGS/l0-guest-errors.log
+vintf() {
+    awk -v k="$1" '
+        /pci_cfg_write .*@0x3c <- 0xc5$/ { pair++; on = (pair == k) }
+        /pci_cfg_write .*@0x3c <- 0xc6$/ { on = 0 }
+        on && /smmuv3_cmdqv_consume / {
+            n = $0; sub(/ commands.*/, "", n); sub(/.*, /, "", n)
+            if ($0 ~ /VINTF 0\)/) h += n; else g += n
+        }
+        END { print g + 0, h + 0, pair + 0 }' "$l0trace" 2>/dev/null
+}
 num() { [ -n "$1" ] && [ "$1" != - ]; }
 # div X Y [FMT]: X / Y, or "-"
 div() {
@@ -114,6 +137,7 @@ target() {
 le() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x ~ /^[0-9.]+$/ && x <= y) }' && echo 1 || echo 0; }
 lt() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x ~ /^[0-9.]+$/ && x < y) }' && echo 1 || echo 0; }
 
+k=0
 echo
 echo "== bench: $(date -u '+%Y-%m-%d %H:%M UTC'), L2 wall time of dd iflag=direct, fastest of ${BENCH_REPEAT:-3} (logs: $E2E_LOGS) =="
 for w in ${IO//,/ }; do
@@ -141,6 +165,11 @@ for w in ${IO//,/ }; do
             "$cmds" "$maps" "$ioc" "$bat" "$traps" "$tpb" "$(div "$cmds" "$bat" %.2f)" \
             "$(div "$ioc" "$bat" %.2f)" "${ts:+  (counts from a traced repeat: $ts s)}"
     done
+    k=$((k + 1))
+    if has e && num "$(field e "$bs" secs)"; then
+        read -r eg eh epairs < <(vintf "$k")
+        echo "  (e: L0's CMDQV consumed $eg commands from L2's VINTF over the counted run, TLBIs and CMD_SYNCs, and $eh from L1's own; QEMU forwarded $(field e "$bs" cmds) and made $(field e "$bs" ioctls) host ioctls)"
+    fi
     # the ratios, per mode, and the targets on this workload
     ratio "$bs" a d; ad=$R
     ratio "$bs" a c
@@ -150,6 +179,11 @@ for w in ${IO//,/ }; do
     ratio "$bs" a-lazy c-lazy; alc=$R
     ratio "$bs" a-nvme b-nvme; arb=$R
     ratio "$bs" m m-off; mmo=$R
+    ratio "$bs" e d; ed=$R
+    ratio "$bs" e a; ea=$R
+    ratio "$bs" e d-k
+    ratio "$bs" e a-k
+    ratio "$bs" a-k d-k
     if has a && num "$(field a "$bs" batches)"; then
         pr=$(field a "$bs" prod) co=$(field a "$bs" cons) ot=$(field a "$bs" other) bat=$(field a "$bs" batches)
         tpb=$(div "$((pr + co + ot))" "$bat" %.3f)
@@ -166,6 +200,18 @@ for w in ${IO//,/ }; do
         esac
     fi
     num "$ald" && target "lazy (a)/(d) <= 1.15" "$(le "$ald" 1.15)" "$ald"
+    if has e && num "$(field e "$bs" secs)"; then
+        pr=$(field e "$bs" prod) co=$(field e "$bs" cons) ot=$(field e "$bs" other) ei=$(field e "$bs" ioctls)
+        if num "$pr" && num "$ei" && [ "$eg" -gt 0 ]; then
+            tpi=$(div "$((pr + co + ot))" "$eg" %.4f) ipi=$(div "$ei" "$eg" %.4f)
+            target "traps per guest invalidation on e = 0" "$(le "$tpi" 0)" "$tpi: $pr PROD writes, $co CONS reads, $ot others over $eg commands from L2's VINTF"
+            target "host ioctls per guest invalidation on e = 0" "$(le "$ipi" 0)" "$ipi: $ei ioctls over $eg commands"
+        else
+            target "traps and host ioctls per guest invalidation on e = 0" 0 "no count of L2's VINTF commands in L0's trace ($epairs marker pairs; $l0trace)"
+        fi
+        num "$ed" && target "strict (e)/(d) <= 1.5" "$(le "$ed" 1.5)" "$ed"
+        num "$ea" && target "strict (e)/(a) <= 0.5" "$(le "$ea" 0.5)" "$ea"
+    fi
     if has m && num "$(field m "$bs" secs)"; then
         echo "  (m: the vSMMU's x-accel-ioctls $(field m "$bs" ioctls), x-accel-cmds-local $(field m "$bs" local), x-accel-cmds-forwarded $(field m "$bs" cmds) over the workload)"
     fi

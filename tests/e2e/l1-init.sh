@@ -176,6 +176,9 @@ if [ -n "$bench" ]; then
         [ -z "$EDUB" ] || to_vfio "$EDUB"
         ;;
     esac
+    # edu's config space, for l2-bench.sh's markers in L0's trace (e)
+    export E2E_MARK_BDF
+    E2E_MARK_BDF=$(find_pci 0x1234:0x11e8)
     echo "=== bench: virtio-blk ${BLK:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$BLK/driver")" 2>/dev/null), nvme ${NVME:-missing} -> $(basename "$(readlink "/sys/bus/pci/devices/$NVME/driver")" 2>/dev/null); workloads $bio"
     for v in $(echo "$bench" | tr ',' ' '); do
         echo "=== bench $v at L1 uptime $(up) s"

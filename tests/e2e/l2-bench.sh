@@ -11,6 +11,12 @@
 #   c  -device virtio-iommu-pci (QEMU maps/unmaps through iommufd for each
 #      of the guest's MAP/UNMAP requests)
 #   d  no vIOMMU in L2 (the limit)
+#   e  -device arm-smmuv3,accel=on,cmdqv=on on L1's (emulated) Tegra241
+#      CMDQV: L2's driver writes its invalidations into a VCMDQ of the
+#      host's VINTF that QEMU mapped into L2, and the host SMMU consumes
+#      them: no trap, no QEMU, no ioctl.  L2 boots L1's Image (/l2/Image-
+#      cmdqv: Debian's kernels have no TEGRA241_CMDQV); a, b and m say
+#      cmdqv=off, so that the default (auto) does not give them the CMDQV
 #   m  an emulated virtio-blk of L1's QEMU (a disk image in L1's tmpfs,
 #      whose first MiB is L0's disk's, the rest sparse, 1 GiB) behind
 #      -device arm-smmuv3,accel=on, with L0's edu assigned beside it (so that
@@ -30,6 +36,8 @@
 #           CMD_SYNCs instead of their MSI writes
 #   -off    (m) the same emulated virtio-blk behind -device arm-smmuv3
 #           (accel=off) and no assigned device: what m must match
+#   -k      (a, b, c, d) L2 boots L1's Image, as e does: the same kernel
+#           on both sides of a ratio to e
 #
 # usage: l2-bench.sh VARIANT BLK_BDF WORKLOAD...  (BLK_BDF: the nvme's for
 #        the -nvme variants, edu's for m, unused for m-off)
@@ -51,7 +59,13 @@
 # call from there) and the rows
 # E2E-RESULT bench-<variant>-{boot,blk,<bs>,exit}.
 #
-# Counts: a, b and m read the vSMMU's counters (x-accel-cmds-forwarded,
+# e: the row bench-e-cmdqv (L2's driver took the vSMMU's CMDQV and QEMU
+# allocated a host HW queue), and the first (counted) run of each workload
+# between two writes of edu's Interrupt Line (0xc5, then 0xc6; edu at
+# $E2E_MARK_BDF, l1-init.sh's) that L0 traces: bench.sh counts the
+# commands L0's CMDQV consumed from L2's VINTF between them.
+#
+# Counts: a, b, e and m read the vSMMU's counters (x-accel-cmds-forwarded,
 # x-accel-ioctls, x-accel-batches, x-accel-errors, x-traps-cmdq-prod,
 # x-traps-cmdq-cons, x-traps-other; m also x-accel-cmds-local, as local=)
 # with qom-get over the QMP pipe before and after; m-off only the traps.  c and d have no counters: QEMU's trace events
@@ -78,6 +92,7 @@ up() { cut -d' ' -f1 /proc/uptime; }
 res() { echo "E2E-RESULT $TAG-$*"; }
 since() { echo "$(up) $1" | awk '{ printf "%.1f", $1 - $2 }'; }
 T_BOOT=150 T_CMD=900
+l2image=/l2/Image
 
 cp /l2/CODE.fd "$d/CODE.fd"
 cp /l2/VARS.fd "$d/VARS.fd"
@@ -93,23 +108,28 @@ lazy) strict=0 ;;
 nvme) smmuopt=",ril=off" blkarg=nvme ;;
 nomsi) smmuopt=",msi=off" ;;
 off) ;;
+k) l2image=/l2/Image-cmdqv ;;
 *) echo "l2-bench.sh: variant $V: unknown suffix -$mode" >&2; exit 2 ;;
 esac
 case $base in
-a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on$smmuopt" ;;
-b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,x-accel-batching=off$smmuopt" ;;
+a) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=off$smmuopt" ;;
+b) viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=off,x-accel-batching=off$smmuopt" ;;
 c) viommu="-device virtio-iommu-pci,id=viommu0" ;;
 d) viommu= ;;
+e)
+    l2image=/l2/Image-cmdqv
+    viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=on$smmuopt -trace enable=smmuv3_accel_cmdqv_queue_alloc" ;;
 m)
-    accel=",accel=on"
+    accel=",accel=on,cmdqv=off"
     [ "$mode" != off ] || accel=
     viommu="-device arm-smmuv3,primary-bus=pcie.0,id=smmu0$accel" ;;
-*) echo "l2-bench.sh: variant $V: want a, b, c, d or m" >&2; exit 2 ;;
+*) echo "l2-bench.sh: variant $V: want a, b, c, d, e or m" >&2; exit 2 ;;
 esac
 case $base$mode in
-? | ?lazy | a* | b* | moff) ;;
-*) echo "l2-bench.sh: variant $V: -$mode is for a or b (-off: m)" >&2; exit 2 ;;
+? | ?lazy | a* | b* | moff | [cd]k) ;;
+*) echo "l2-bench.sh: variant $V: -$mode is for a or b (-off: m, -k: a to d)" >&2; exit 2 ;;
 esac
+[ "$base" != e ] || [ -f "$l2image" ] || { echo "l2-bench.sh: variant $V: no $l2image" >&2; exit 2; }
 dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0","bus":"rp1"}'
 # shellcheck disable=SC2089  # the JSON's quotes are QEMU's, kept literal
 if [ "$base" = m ]; then
@@ -127,7 +147,7 @@ set -- -accel kvm -cpu host -M virt,gic-version=3 -smp 1 -m 256 \
     -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
     -drive if=pflash,format=raw,file="$d/VARS.fd" \
-    -kernel /l2/Image -initrd /l2/initrd.cpio \
+    -kernel $l2image -initrd /l2/initrd.cpio \
     -append "console=ttyAMA0 rdinit=/init panic=0 quiet iommu.strict=$strict" \
     -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
     -D "$trace" -msg timestamp=on \
@@ -195,7 +215,7 @@ tcount() { n=$(grep -cE "(^| )$1 " "$trace" 2>/dev/null); echo "${n:-0}"; }
 NF=9
 snap() {
     case $base$mode in
-    a* | b*) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
+    a* | b* | e*) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
         "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other) -" ;;
     m) echo "$(counter x-accel-cmds-forwarded) $(counter x-accel-ioctls) $(counter x-accel-batches) $(counter x-accel-errors) -" \
         "$(counter x-traps-cmdq-prod) $(counter x-traps-cmdq-cons) $(counter x-traps-other) $(counter x-accel-cmds-local)" ;;
@@ -294,12 +314,32 @@ fi
 
 l2 blkup "$blkarg" 60
 relay
+# l0mark OCTAL: write edu's Interrupt Line in L1, a marker in L0's trace
+l0mark() {
+    [ -n "${E2E_MARK_BDF:-}" ] &&
+        printf "\\$1" | dd of="/sys/bus/pci/devices/$E2E_MARK_BDF/config" bs=1 seek=60 conv=notrunc 2>/dev/null
+}
+if [ "$base" = e ]; then
+    # the guest's CMDQV on L1's: L2's driver took it, QEMU gave its
+    # VCMDQ a host HW queue
+    l2 cmdqv cmdqv-probe
+    relay
+    hwq=$(grep -c 'smmuv3_accel_cmdqv_queue_alloc' "$trace")
+    if [ "$hwq" -ge 1 ]; then
+        res hw-queue PASS "$(grep -m1 'smmuv3_accel_cmdqv_queue_alloc' "$trace" | sed 's/^.*smmuv3_accel_cmdqv_queue_alloc //')"
+    else
+        res hw-queue FAIL "no smmuv3_accel_cmdqv_queue_alloc in QEMU's trace: L2's invalidations would trap"
+    fi
+    [ -n "${E2E_MARK_BDF:-}" ] || echo "l2-bench.sh: no E2E_MARK_BDF: no markers for L0's count" >&2
+fi
 if src con | grep -q '^E2E-RESULT blk PASS'; then
     [ "$base" = d ] && trace_on  # nothing to trace on d: the counts cost nothing
     for w in $WORKLOADS; do
         bs=${w%%:*} n=${w#*:}
         before=$(snap)
+        [ "$base" != e ] || l0mark 305
         run_workload "$bs" "$n"
+        [ "$base" != e ] || l0mark 306
         secs=$W_SECS bytes=$W_BYTES rc=$W_RC walls=$W_SECS
         after=$(snap)
         counts=$(diff_snap "$before" "$after")

@@ -19,6 +19,8 @@
 #                  command queue errors since boot, then its latest such
 #                  line as "E2E-L2 KLOG-LAST ..." (l2-inject.sh)
 #   state          print "E2E-L2 STATE edu=<BDF|none>"
+#   cmdqv [ROW]    the CMDQV run: did the SMMU driver take the vSMMU's
+#                  CMDQV (NVDA200C)?  Row ROW (default cmdqv-probe)
 #   eduat PORT     which edu the edu commands mean from now on: the one
 #                  below root port PORT (a BDF; "-": the first edu, as
 #                  before).  The mixed run (l2m) has two, both 1234:11e8:
@@ -332,12 +334,14 @@ while read -r seq cmd arg; do
     cmdqv)
         # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take
         # the vSMMU's CMDQV (the DSDT's NVDA200C)?
+        # (row ARG, default cmdqv-probe)
+        r=${arg:-cmdqv-probe}
         f=$(dmesg | grep -m1 'found companion CMDQV device' | sed 's/^\[[^]]*\] //')
         bad=$(dmesg | grep -m1 -E 'Falling back to standard SMMU CMDQ|failed to (reset impl|init vintf0)|failed to (en|dis)able, STATUS|CMD_SYNC timeout' | sed 's/^\[[^]]*\] //')
         if [ -n "$f" ] && [ -z "$bad" ]; then
-            res cmdqv-probe PASS "$f; kernel $(uname -r)"
+            res "$r" PASS "$f; kernel $(uname -r)"
         else
-            res cmdqv-probe FAIL "${bad:-no 'found companion CMDQV device' in dmesg}"
+            res "$r" FAIL "${bad:-no 'found companion CMDQV device' in dmesg}"
         fi
         ;;
     waitedu)

@@ -34,7 +34,10 @@
 #                 invalidation: QEMU forwards almost none; L0 counts them
 #                 between two edu config writes), cmdqv-unplug (edu, whose plug
 #                 made the vIOMMU, unplugged: the disk's reads still go
-#                 through the VCMDQ), then the leak check
+#                 through the VCMDQ), edu's re-plug on the same vIOMMU,
+#                 system_reset, cmdqv-reset-probe and cmdqv-reset (the
+#                 rebooted driver's queue is a new host HW queue, its reads
+#                 bypass QEMU again), then the leak check
 #          mixed: (FORM pxb, no BLK_BDF) assigned and emulated endpoints
 #                 behind one arm-smmuv3,accel=on, all in libvirt's JSON
 #                 -device form: edu assigned on rp1, and from this QEMU a
@@ -405,6 +408,9 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
     else
         res unplug-abort PASS "unset_iommu_device blocked edu's DMA, no attach until VFIO detached it: $(echo "$w" | sed 's/^[0-9@.:]* *//' | tr '\n' ';' | cut -c1-300)"
     fi
+fi
+# the re-plug of edu (cmdqv: after cmdqv-unplug) and the system_reset
+if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
     t=$(up)
     nret=$(grep -c '"return"' "$qlog")
     qmp_cmd '{"execute":"device_add","arguments":'"$dev_edu"'}'
@@ -414,8 +420,17 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
     else
         l2 waitedu 30
         st=$(src con | grep '^E2E-L2 STATE' | tail -n 1)
-        case $st in
+        # cmdqv: the vIOMMU that edu's first plug made is still the one
+        kept=
+        [ "$STEPS" != cmdqv ] ||
+            kept="; CMDQV vIOMMU attaches since L2 started: $(grep -c 'smmuv3_accel_cmdqv_attach' "$d/trace.log") (want 1)"
+        case $st:$kept in
         *edu=none*) res replug FAIL "device_add returned, L2 did not see edu: $st" ;;
+        *"(want 1)")
+            case $kept in
+            *": 1 (want 1)") res replug PASS "device_add edu0: back in L2 (${st#E2E-L2 STATE }), $(since "$t") s$kept" ;;
+            *) res replug FAIL "device_add edu0: back in L2, but$kept" ;;
+            esac ;;
         *) res replug PASS "device_add edu0: back in L2 (${st#E2E-L2 STATE }), $(since "$t") s" ;;
         esac
     fi
@@ -424,12 +439,40 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
 
     # ---- system_reset: a second, clean boot ------------------------------
     t=$(up)
+    hwq0=$(grep 'iommufd_backend_alloc_hw_queue' "$d/trace.log" | grep -c '(0)$')
     qmp_cmd '{"execute":"system_reset"}'
     if wait_for con 'E2E-L2 READY' 2 $T_BOOT; then
         res reset-boot PASS "system_reset: L2 up again after $(since "$t") s"
         l2 smmu reset-smmu
         l2 edudma reset
         relay
+        if [ "$STEPS" = cmdqv ]; then
+            # the rebooted driver takes the vCMDQV again: its queue is a
+            # new host HW queue, and its invalidations bypass QEMU again
+            l2 cmdqv cmdqv-reset-probe
+            relay
+            qom x-accel-ioctls; io0=$QOM
+            qom x-traps-cmdq-prod; tp0=$QOM
+            l2 bench "4096 500" 120
+            bn=$(src con | grep '^E2E-L2 BENCH bs=4096 count=500' | tail -n 1)
+            qom x-accel-ioctls; io1=$QOM
+            qom x-traps-cmdq-prod; tp1=$QOM
+            hwq=$(($(grep 'iommufd_backend_alloc_hw_queue' "$d/trace.log" | grep -c '(0)$') - hwq0))
+            if echo "$io0$io1$tp0$tp1" | grep -q '?'; then
+                res cmdqv-reset FAIL "no counters from qom-get on $SMMU"
+            else
+                what="after system_reset: $hwq new host HW queue(s); 500 reads (${bn#E2E-L2 BENCH }): $((io1 - io0)) host invalidation calls, $((tp1 - tp0)) CMDQ_PROD writes"
+                case $bn in
+                *rc=0*)
+                    if [ "$hwq" -ge 1 ] && [ $((io1 - io0)) -le 20 ] && [ $((tp1 - tp0)) -le 20 ]; then
+                        res cmdqv-reset PASS "$what"
+                    else
+                        res cmdqv-reset FAIL "$what; want a new HW queue and at most 20 calls and PROD writes"
+                    fi ;;
+                *) res cmdqv-reset FAIL "$what" ;;
+                esac
+            fi
+        fi
     else
         res reset-boot FAIL "no second READY in $T_BOOT s after system_reset"
     fi

@@ -171,9 +171,12 @@ esac
 # E2E_BENCH_DISK_MB the size of L0's disk (the 4 MiB of
 # numbered lines, then zeros)
 BENCH=${E2E_BENCH:-}
+BENCH_CMDQV=
 if [ -n "$BENCH" ]; then
     L2_SPECS=()
     BENCH_IO=${E2E_BENCH_IO:-4096:20000}
+    # variant e (and its suffixes) needs the emulated CMDQV in L0
+    case ",$BENCH," in *,e,* | *,e-*) BENCH_CMDQV=yes ;; esac
 fi
 # the rows of every L2 run, in table order
 l2_rows() {
@@ -216,7 +219,8 @@ L1C_ROWS=(l1c-probe l1c-hw-info l1c-unmap l1c-unmap-fault)
 # and those of its L2 (l2-run.sh's cmdqv steps: L1's Image as L2 behind
 # arm-smmuv3,accel=on,cmdqv=on, with edu and virtio-blk)
 L2C_ROWS=()
-for r in "${L2_BASIC_ROWS[@]}" cmdqv-probe cmdqv-host-calls cmdqv-unplug exit leak; do
+for r in "${L2_BASIC_ROWS[@]}" cmdqv-probe cmdqv-host-calls cmdqv-unplug replug replug-dma \
+         reset-boot reset-smmu reset-dma cmdqv-reset-probe cmdqv-reset exit leak; do
     L2C_ROWS+=("l2c-$r")
 done
 ACCELC_ROWS=(accelc-viommu accelc-hw-queue accelc-direct accelc-error
@@ -340,6 +344,7 @@ if [ -n "$BENCH" ]; then
     what="busybox-static:arm64 + arm64 QEMU + L2 (Debian kernel, AAVMF) for the bench"
     for v in ${BENCH//,/ }; do
         GUEST_ROWS+=("bench-$v-boot" "bench-$v-blk")
+        case $v in e | e-*) GUEST_ROWS+=("bench-$v-cmdqv-probe" "bench-$v-hw-queue") ;; esac
         for w in ${BENCH_IO//,/ }; do GUEST_ROWS+=("bench-$v-${w%%:*}"); done
         GUEST_ROWS+=("bench-$v-exit")
     done
@@ -502,6 +507,18 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         -append "console=ttyAMA0 rdinit=/init panic=-1 $l1_l2${covbuild:+ e2e_gcov=1} ${E2E_L1_APPEND:-}"
         -d guest_errors -D "$E2E_LOGS/l0-guest-errors.log"
     )
+    if [ -n "$BENCH_CMDQV" ]; then
+        # bench variant e: L1 under UEFI/ACPI on the SMMU with the
+        # emulated CMDQV, as the CMDQV run below (for all the variants: one
+        # L1 for the whole table); L0 logs the commands its VCMDQs
+        # consume, and l2-bench.sh's writes of edu's Interrupt Line (0xc5,
+        # 0xc6) around e's counted runs (bench.sh counts between them)
+        cp /usr/share/AAVMF/AAVMF_VARS.fd "$E2E_OUT/l1-vars.fd"
+        l0+=(-global arm-smmuv3.cmdqv=on
+             -drive "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd"
+             -drive "if=pflash,format=raw,file=$E2E_OUT/l1-vars.fd"
+             -trace smmuv3_cmdqv_consume -trace pci_cfg_write)
+    fi
     l0tr=${E2E_L0_TRACE:-}
     for ev in ${l0tr//,/ }; do l0+=(-trace "$ev"); done
     l1_boot "" "$console" "$boot_timeout" "${GUEST_ROWS[@]}"
