@@ -93,8 +93,10 @@ bench: setup build
 # accel-host: the accelerated SMMU with an assigned device on the fake
 # iommufd + VFIO host of tests/fuzz/fakehost.c (fuzz mode): the fuzzed
 # STEs, CDs and commands reach the host calls and the vEVENTQ.
+# emul-cmdqv, accel-host-cmdqv: the same with the Tegra241 CMDQV (the
+# emulated one; the guest's on the fake host's).
 FUZZ_TIME ?= 300
-FUZZ_TARGETS ?= accel emul accel-host
+FUZZ_TARGETS ?= accel emul accel-host emul-cmdqv accel-host-cmdqv
 fuzz: tree
 	$(S)/setup-host.sh fuzz
 	FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run.sh $(FUZZ_TARGETS)

@@ -78,6 +78,7 @@ launch() {
             ${devargs:--device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0} \
             -d guest_errors \
             -trace 'enable=smmuv3_accel_*' -trace 'enable=smmuv3_forward_event' \
+            -trace 'enable=smmuv3_cmdqv_consume' \
             -trace 'enable=smmuv3_record_event' -trace 'enable=iommufd_backend_*' \
             -D "$trace" 2>"$err"
     }
@@ -847,6 +848,210 @@ else
 fi
 stop
 STRTAB=0x40000000 SID=8
+
+# 16. The guest's CMDQV on the host's (FAKEHOST_CMDQV: a Tegra241 CMDQV
+# with 2 queues a VINTF): cmdqv=on probes it, allocates the CMDQV vIOMMU
+# and its error vEVENTQ, and maps the host's VINTF page (the fake host's
+# memfd) as the guest's VINTF 0 page0.  The guest sets two queues up (HW
+# queues in ascending order), runs commands that the fake hardware
+# consumes through that page (no QEMU trap, no host call), one the
+# hardware refuses (the host's error record sets the guest's error maps,
+# GERRORN resumes), cycles its VINTF (HW queues freed in descending
+# order, allocated again), has a HW queue refused (CMDQ_INIT_ERR), and
+# then the device goes: the queues, the page (before the vIOMMU, which
+# the host refuses to free while it is mapped), the vEVENTQ and the
+# vIOMMU go, and the guest's queues run on in QEMU
+fresh cmdqv
+CQV=0x0c080000                          # the CMDQV window, after the SMMU's
+cqv() { echo $((CQV + $1)); }
+vpage0() { cqv $((0x30000 + 0x80 * $1 + $2)); }        # VINTF 0, queue L
+vpage1() { cqv $((0x40000 + 0x80 * $1 + $2)); }
+VQ0=0x40200000 VQ1=0x40201000           # the queues: 256 commands each
+vcmd() {  # vcmd QUEUE_BASE INDEX WORD0 WORD1: a command in guest memory
+    local a=$(($1 + ($2 % 256) * 16))
+    w32 $a "$3"; w32 $((a + 4)) "$4"; w32 $((a + 8)) 0; w32 $((a + 12)) 0
+}
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0"
+launch FAKEHOST_CMDQV=1,1,4 -- ,cmdqv=on
+unset devargs
+rd "$(cqv 0x4)"; param=$val
+hwi=$(first IOMMU_GET_HW_INFO 'type=TEGRA241_CMDQV .*= 0')
+cvi=$(first IOMMU_VIOMMU_ALLOC 'type=2 .*cmdqv out_viommu=.*= 0')
+cveq=$(first IOMMU_VEVENTQ_ALLOC 'type=2 .*= 0')
+viommu_id=$(echo "$cvi" | sed -n 's/.*out_viommu=\([0-9]*\).*/\1/p')
+if [ "$param" = $((0x4011)) ] && [ -n "$hwi" ] && [ -n "$cvi" ] && [ -n "$cveq" ]; then
+    pass cmdqv-start "PARAM=$(hex "$param") (1 VINTF, 2 queues); $hwi; $cvi; $cveq"
+else
+    fail cmdqv-start "PARAM=$(hex "$param") (want 0x4011), hw_info '$hwi', vIOMMU '$cvi', vEVENTQ '$cveq': $(tail -n 3 "$err" | tr '\n' ' ')"
+fi
+# CMDQV on, queues 0 and 1 (global 0 and 1) of VINTF 0, the VINTF on,
+# their BASEs (LOG2SIZE 8: 4 KiB, the most a small page holds), enabled
+step
+w32 "$(cqv 0x0)" 1
+w32 "$(cqv 0x200)" 1                    # ALLOC_MAP(0): VINTF 0, queue 0
+w32 "$(cqv 0x204)" 3                    # ALLOC_MAP(1): VINTF 0, queue 1
+w32 "$(cqv 0x1000)" 1                   # VINTF 0 CONFIG: EN
+w64 "$(vpage1 0 0)" $((VQ0 | 8))
+w64 "$(vpage1 1 0)" $((VQ1 | 8))
+w32 "$(vpage0 0 0x8)" 1
+w32 "$(vpage0 1 0x8)" 1
+sleep 0.1
+rd "$(vpage0 0 0xc)"; st0=$val; rd "$(vpage0 1 0xc)"; st1=$val
+q0=$(first IOMMU_HW_QUEUE_ALLOC "index=0 iova=$(hex $VQ0) len=0x1000 .*= 0")
+q1=$(first IOMMU_HW_QUEUE_ALLOC "index=1 iova=$(hex $VQ1) len=0x1000 .*= 0")
+en=$(since | grep -c 'cmdqv hw_queue=.* enabled')
+hwq0=$(echo "$q0" | sed -n 's/.*out_hw_queue=\([0-9]*\).*/\1/p')
+hwq1=$(echo "$q1" | sed -n 's/.*out_hw_queue=\([0-9]*\).*/\1/p')
+if [ -n "$q0" ] && [ -n "$q1" ] && [ "${q0%% *}" -lt "${q1%% *}" ] &&
+   [ "$en" = 2 ] && [ "$st0" = 1 ] && [ "$st1" = 1 ]; then
+    pass cmdqv-hw-queues "queues 0 then 1 on the host ($q0; $q1); CONFIG.EN through the mapped page: the fake hardware's STATUS $st0 $st1"
+else
+    fail cmdqv-hw-queues "HW queues '$q0' '$q1', enabled $en, STATUS $st0 $st1: $(since | tr '\n' ';')"
+fi
+# commands through the mapped page: the fake hardware consumes them
+step
+vcmd $VQ0 0 0x11 $((1 << 16))           # TLBI_NH_ASID 1
+vcmd $VQ0 1 0x46 0                      # CMD_SYNC
+w32 "$(vpage0 0 0x4)" 2
+sleep 0.1
+rd "$(vpage0 0 0x0)"; cons=$val
+used=$(first cmdqv "hw_queue=$hwq0 index=0 consumed")
+ninv=$(count IOMMU_HWPT_INVALIDATE .)
+qemu=$(grep -c 'smmuv3_cmdqv_consume' "$trace")
+if [ "$cons" = 2 ] && [ -n "$used" ] && [ "$ninv" = 0 ] && [ "$qemu" = 0 ]; then
+    pass cmdqv-direct "PROD 2 in the host's page: $used; CONS $cons; no host call, QEMU ran none of them"
+else
+    fail cmdqv-direct "CONS=$cons '$used', host invalidations $ninv, QEMU consumes $qemu"
+fi
+# CFGI_ALL, which a guest's VINTF may not send: the hardware stops at it
+step
+vcmd $VQ0 2 0x04 0                      # CFGI_ALL
+vcmd $VQ0 3 0x46 0
+w32 "$(vpage0 0 0x4)" 4
+sleep 0.2
+rd "$(vpage0 0 0x0)"; cons=$val; rd "$(vpage0 0 0x10)"; gerr=$val
+rd "$(cqv 0x10c0)"; lmap=$val           # VINTF 0 LVCMDQ_ERR_MAP
+rd "$(cqv 0x24)"; cmap=$val             # CMDQ_ERR_MAP
+stop0=$(first cmdqv "hw_queue=$hwq0 index=0 stopped")
+if [ "$cons" = $((2 | 1 << 24)) ] && [ "$gerr" = 1 ] && [ $((lmap & 1)) = 1 ] &&
+   [ $((cmap & 1)) = 1 ] && grep -q smmuv3_accel_cmdqv_error "$trace"; then
+    pass cmdqv-error "$stop0; the guest: CONS $(hex "$cons") (CERROR_ILL), GERROR 1, LVCMDQ_ERR_MAP $(hex "$lmap"), CMDQ_ERR_MAP $(hex "$cmap") from the host's record"
+else
+    fail cmdqv-error "'$stop0'; CONS $(hex "$cons") GERROR $gerr LVCMDQ_ERR_MAP $(hex "$lmap") CMDQ_ERR_MAP $(hex "$cmap"), error traces $(grep -c smmuv3_accel_cmdqv_error "$trace")"
+fi
+# the guest's fix, as Linux's: a CMD_SYNC in place of the command, GERRORN
+step
+vcmd $VQ0 2 0x46 0
+w32 "$(vpage0 0 0x14)" 1
+sleep 0.1
+rd "$(vpage0 0 0x0)"; cons=$val; rd "$(cqv 0x10c0)"; lmap=$val
+if [ "$cons" = 4 ] && [ "$lmap" = 0 ]; then
+    pass cmdqv-error-resume "GERRORN acknowledged: CONS 4, LVCMDQ_ERR_MAP 0"
+else
+    fail cmdqv-error-resume "CONS $(hex "$cons") LVCMDQ_ERR_MAP $(hex "$lmap"): $(since | tr '\n' ';')"
+fi
+# the VINTF off and on: the HW queues go from the top and come back
+step
+w32 "$(cqv 0x1000)" 0
+w32 "$(cqv 0x1000)" 1
+d1=$(first IOMMU_DESTROY "id=$hwq1 (hw_queue) = 0")
+d0=$(first IOMMU_DESTROY "id=$hwq0 (hw_queue) = 0")
+busy=$(count IOMMU_DESTROY 'EBUSY')
+n=$(count IOMMU_HW_QUEUE_ALLOC '= 0')
+if [ -n "$d1" ] && [ -n "$d0" ] && [ "${d1%% *}" -lt "${d0%% *}" ] &&
+   [ "$busy" = 0 ] && [ "$n" = 2 ]; then
+    pass cmdqv-vintf-cycle "VINTF 0 off: queue 1 freed, then 0 ($d1; $d0); on: $n HW queues again"
+else
+    fail cmdqv-vintf-cycle "destroys '$d1' '$d0', EBUSY $busy, allocations $n: $(since | tr '\n' ';')"
+fi
+# an error the guest has not acknowledged yet, when its queue moves off
+# the host (the VINTF off) and back: it stays the guest's to see and
+# acknowledge (GERROR != GERRORN) and the queue goes to the host only then
+step
+ctl cmdqv-err 0
+sleep 0.1
+w32 "$(cqv 0x1000)" 0
+w32 "$(cqv 0x1000)" 1
+rd "$(vpage0 0 0x10)"; g=$val; rd "$(vpage0 0 0x14)"; gn=$val
+early=$(count IOMMU_HW_QUEUE_ALLOC 'index=0 .*= 0')
+w32 "$(vpage0 0 0x14)" "$g"             # the acknowledgement
+sleep 0.05
+late=$(count IOMMU_HW_QUEUE_ALLOC 'index=0 .*= 0')
+if [ $(((g ^ gn) & 1)) = 1 ] && [ "$early" = 0 ] && [ "$late" = 1 ]; then
+    pass cmdqv-error-pending "a host error not acknowledged when the VINTF went off: still pending after it came back (GERROR $(hex "$g") GERRORN $(hex "$gn")), queue 0 on the host again only after GERRORN"
+else
+    fail cmdqv-error-pending "GERROR $(hex "$g") GERRORN $(hex "$gn") after the VINTF cycle (want an error pending); HW queue 0 allocated $early time(s) before the acknowledgement, $late after"
+fi
+# the host refuses a HW queue: the guest's queue fails to initialize, and
+# the guest sees it where it looks, in VINTF 0's page0 (which is the
+# host's only while every queue of the guest is on the host)
+step
+ctl fail IOMMU_HW_QUEUE_ALLOC 1 ENOMEM 2
+sleep 0.05
+w32 "$(cqv 0x1000)" 0
+w32 "$(cqv 0x1000)" 1
+rd "$(vpage0 0 0x10)"; gerr=$val; rd "$(vpage0 0 0x14)"; gerrn=$val
+refused=$(first IOMMU_HW_QUEUE_ALLOC 'injected')
+if [ -n "$refused" ] && [ $(((gerr ^ gerrn) & 4)) = 4 ] && kill -0 "$qpid"; then
+    pass cmdqv-hw-queue-refused "$refused: the guest's queue 0 GERROR $(hex "$gerr") GERRORN $(hex "$gerrn") (CMDQ_INIT_ERR) in VINTF 0's page0, QEMU runs on"
+else
+    fail cmdqv-hw-queue-refused "'$refused', VINTF 0 page0 queue 0 GERROR $(hex "$gerr") GERRORN $(hex "$gerrn") (want CMDQ_INIT_ERR): $(tail -n 2 "$err" | tr '\n' ' ')"
+fi
+ctl clear
+sleep 0.05
+w32 "$(vpage0 0 0x14)" "$gerr"
+# a BASE.LOG2SIZE above IDR1.CMDQS counts as IDR1.CMDQS, as the SMMU's
+# own queues do: the host gets a queue of that size
+rd "$(reg 0x4)"; cmdqs=$(((val >> 21) & 0x1f))
+step
+w32 "$(cqv 0x1000)" 0
+w64 "$(vpage1 0 0)" $((VQ0 | 12))
+w32 "$(cqv 0x1000)" 1
+big=$(first IOMMU_HW_QUEUE_ALLOC 'index=0 ')
+case $big in
+*"len=$(hex $((16 << cmdqs))) "*"= 0") pass cmdqv-log2size "IDR1.CMDQS $cmdqs, BASE.LOG2SIZE 12: $big" ;;
+*) fail cmdqv-log2size "IDR1.CMDQS $cmdqs, BASE.LOG2SIZE 12: '${big:-no HW queue}' (want len=$(hex $((16 << cmdqs))))" ;;
+esac
+w32 "$(cqv 0x1000)" 0
+w64 "$(vpage1 0 0)" $((VQ0 | 8))
+w32 "$(cqv 0x1000)" 1
+# the last device goes (its slot powered off, as the guest acknowledges
+# an unplug): everything CMDQV made goes with the vIOMMU, in order
+w32 "$(cfg 0 0x10 0x18)" 0x00010100     # rp0: buses 0, 1, 1
+step
+poweroff 0x10
+mark1=$mark
+qd1=$(first IOMMU_DESTROY '(hw_queue) = 0')
+vq=$(first IOMMU_DESTROY '(veventq) = 0')
+vi=$(first IOMMU_DESTROY "id=$viommu_id (viommu)")
+nq=$(count IOMMU_DESTROY '(hw_queue) = 0')
+if [ "$nq" = 2 ] && [ -n "$vq" ] && [ -n "${vi##*EBUSY*}" ] && [ -n "$vi" ] &&
+   [ "${qd1%% *}" -lt "${vi%% *}" ]; then
+    pass cmdqv-unplug "slot powered off: $nq HW queues, the vEVENTQs and, the page unmapped, the vIOMMU freed ($vi)"
+else
+    fail cmdqv-unplug "HW queue destroys $nq, vEVENTQ '$vq', vIOMMU '$vi': $(since | tr '\n' ';')"
+fi
+# the guest's queue 0 runs on, in QEMU
+rd "$(vpage0 0 0x0)"; c0=$val
+vcmd $VQ0 "$c0" 0x11 $((1 << 16))
+vcmd $VQ0 $((c0 + 1)) 0x46 0
+w32 "$(vpage0 0 0x4)" $(((c0 + 2) & 0x1ff))
+rd "$(vpage0 0 0x0)"; cons=$val
+if [ "$cons" = $(((c0 + 2) & 0x1ff)) ] && grep -q 'smmuv3_cmdqv_consume' "$trace"; then
+    pass cmdqv-after-unplug "no host CMDQV left: QEMU consumed the guest's queue 0 (CONS $(hex "$c0") -> $(hex "$cons"))"
+else
+    fail cmdqv-after-unplug "CONS $(hex "$c0") -> $(hex "$cons"), QEMU consumes $(grep -c smmuv3_cmdqv_consume "$trace")"
+fi
+mark=1
+bad=$(since | grep -e ' = -E' | grep -v -e injected -e 'IOMMU_IOAS_IOVA_RANGES .*-EMSGSIZE' \
+      -e 'VFIO_DEVICE_FEATURE .*-ENOTTY')
+if [ -z "$bad" ]; then
+    pass cmdqv-uapi "no host call refused that was not injected ($(wc -l <"$log") log lines)"
+else
+    fail cmdqv-uapi "$(echo "$bad" | head -n 3 | tr '\n' ';')"
+fi
+stop
 
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
 # refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit

@@ -42,6 +42,26 @@
  *     instances I, I2... (default all 0): as arm_smmu_attach_dev() does,
  *     a device attaches only to HWPTs of its own instance (-EINVAL), and a
  *     vIOMMU needs a stage 2 of the device's instance (-EINVAL).
+ *   - $FAKEHOST_CMDQV="VERSION,LOG2Q,LOG2SIDS" (e.g. "1,1,4"): the host
+ *     SMMU has a Tegra241 CMDQV (../shared/docs/tegra241-cmdqv.md §5), with
+ *     2^LOG2Q queues and 2^LOG2SIDS StreamID pairs a VINTF and 3 VINTFs for
+ *     vIOMMUs: IOMMU_GET_HW_INFO of type TEGRA241_CMDQV answers, a vIOMMU
+ *     of type TEGRA241_CMDQV gets a VINTF page (a 64 KiB range of the
+ *     iommufd's memfd, at the offset returned, that QEMU's mmap() maps
+ *     as it is; its destroy is EBUSY while QEMU still maps it), vDEVICEs
+ *     take its StreamID pairs, IOMMU_HW_QUEUE_ALLOC follows the kernel's
+ *     rules (ascending index, each queue held by the one above, its memory
+ *     mapped in the nesting parent's IOAS and, this host having small
+ *     pages only, at most 4 KiB in one page: -EFAULT otherwise), vEVENTQs
+ *     of type TEGRA241_CMDQV get the error records.  Without it, the probe
+ *     is EOPNOTSUPP and HW queues are refused.  The fake hardware, every
+ *     10 ms and at each call: a HW queue's STATUS follows CONFIG.CMDQ_EN;
+ *     an enabled queue with no error outstanding consumes up to PROD,
+ *     reading its commands from QEMU's memory, and stops at an opcode a
+ *     guest-owned VINTF may not send (only TLBI_NH_ASID, TLBI_NH_VA,
+ *     ATC_INV and CMD_SYNC): CONS.ERR = CERROR_ILL, GERROR.CMDQ_ERR
+ *     toggled, a record of the VINTF's LVCMDQ error map.  A freed queue's
+ *     registers are reset as the kernel's deinit does.
  *   - the vEVENTQ reader's libc calls: poll() and read() on a vEVENTQ fd,
  *     fcntl(F_SETFL) of one, and the eventfd() that follows a vEVENTQ's
  *     allocation can be failed (fail lines named veventq_poll,
@@ -79,6 +99,9 @@
  *              only REVENTS (e.g. 0x8 POLLERR, 0x2 POLLPRI) on that fd
  *       GEN hup    the host's end of every vEVENTQ is shut down: QEMU
  *              reads the end of the file
+ *       GEN cmdqv-err L
+ *              every CMDQV HW queue of logical index L stops on an error
+ *              at its CONS, as on a refused command
  *   $FAKEHOST_FAIL   "NAME N ERRNO [C [OUT]]", a fail line in force from the
  *                    start (for the calls of realize)
  *   $FAKEHOST_EVENT_MS  P: one F_TRANSLATION record into every vEVENTQ
@@ -103,7 +126,9 @@
  *                    poll() (EINTR, ENOMEM), 6 and 8 that poll() reports
  *                    POLLERR, POLLPRI, 9 and 10 the read() of a record
  *                    (EAGAIN, EIO), 11 the host's end is shut; others
- *                    (the seeds' 5) go on normally.
+ *                    (the seeds' 5) go on normally.  An IOMMU_HW_QUEUE_ALLOC
+ *                    fails, about one time in 5, by the hash of its index,
+ *                    address and length (the guest's BASE).
  *                    The abort and bypass vSTEs (what QEMU installs at
  *                    realize) and calls on the S2 or the IOAS are left alone,
  *                    so that the fuzzer's one-time set-up stands; the same
@@ -168,11 +193,11 @@
 
 enum {
     OBJ_FREE, OBJ_DEVICE, OBJ_IOAS, OBJ_HWPT_PAGING, OBJ_HWPT_NESTED,
-    OBJ_VIOMMU, OBJ_VDEVICE, OBJ_VEVENTQ,
+    OBJ_VIOMMU, OBJ_VDEVICE, OBJ_VEVENTQ, OBJ_HW_QUEUE,
 };
 static const char *const obj_names[] = {
     "free", "device", "ioas", "hwpt_paging", "hwpt_nested", "viommu",
-    "vdevice", "veventq",
+    "vdevice", "veventq", "hw_queue",
 };
 
 typedef struct FakeDev FakeDev;
@@ -193,6 +218,14 @@ typedef struct Obj {
     uint32_t vdev_id;   /* device: its vDEVICE */
     uint32_t attached;  /* device: the HWPT it is attached to */
     int smmu;           /* paging HWPT: the host SMMU instance it is of */
+    uint32_t vtype;     /* vIOMMU, vEVENTQ: its type */
+    uint64_t mmap_off;  /* CMDQV vIOMMU: its VINTF page in the iommufd */
+    uint8_t *page;      /* CMDQV vIOMMU: our own mapping of that page */
+    uint32_t index;     /* HW queue: its logical index in the VINTF */
+    uint32_t dep;       /* HW queue: the one of index - 1 it depends on */
+    uint64_t qlen;      /* HW queue: its length in bytes */
+    uint8_t *qva;       /* HW queue: where QEMU has its memory, or NULL */
+    bool qerr;          /* HW queue: stopped on an error */
 } Obj;
 
 struct FakeDev {
@@ -255,6 +288,34 @@ static bool veventq_seen;
 static bool eventfd_armed;
 /* pollrev: the revents the next poll() slice on a vEVENTQ fd returns */
 static short poll_revents;
+
+/*
+ * $FAKEHOST_CMDQV: the host SMMU's Tegra241 CMDQV (none if unset): the
+ * version, log2 of the queues and of the StreamID pairs a VINTF has
+ */
+static bool cmdqv;
+static uint8_t cmdqv_version = 1, cmdqv_log2q = 1, cmdqv_log2sids = 4;
+/* the VINTFs the host gives vIOMMUs (its own is VINTF 0) */
+#define CMDQV_VINTFS    3
+#define CMDQV_PAGE      0x10000
+/* a VINTF page0's slot of logical queue l: l * 0x80 + these */
+#define VCMDQ_CONS      0x00
+#define VCMDQ_PROD      0x04
+#define VCMDQ_CONFIG    0x08
+#define VCMDQ_STATUS    0x0c
+#define VCMDQ_GERROR    0x10
+#define VCMDQ_GERRORN   0x14
+#define CERROR_ILL      1
+
+/* What QEMU mapped into each IOAS: the HW queues' memory must be there */
+#define MAX_MAPS        64
+typedef struct Map {
+    int ifd;
+    uint32_t ioas;
+    uint64_t iova, len;
+    uint64_t uva;       /* 0: a file mapping, whose memory we do not see */
+} Map;
+static Map iomaps[MAX_MAPS];
 
 
 /* The calls that can be counted and failed, by name */
@@ -452,11 +513,81 @@ static void obj_put(int ifd, uint32_t id)
     }
 }
 
+/* The registers of a VINTF page, as QEMU's vCPUs access them: 32 bits */
+static uint32_t pg_rd(const uint8_t *slot, unsigned off)
+{
+    return __atomic_load_n((const uint32_t *)(slot + off), __ATOMIC_ACQUIRE);
+}
+
+static void pg_wr(uint8_t *slot, unsigned off, uint32_t val)
+{
+    __atomic_store_n((uint32_t *)(slot + off), val, __ATOMIC_RELEASE);
+}
+
+/* HW queue @q's slot in its vIOMMU's VINTF page, NULL if none */
+static uint8_t *hwq_slot(Obj *q)
+{
+    Obj *v = obj_get(q->ifd, q->parent, OBJ_VIOMMU);
+
+    return v && v->page ? v->page + 0x80 * q->index : NULL;
+}
+
+static void cmdqv_fail(uint32_t qid, uint8_t *slot, uint32_t cons,
+                       const char *why);
+static void cmdqv_run(void);
+
+/*
+ * Does anybody but us map CMDQV vIOMMU @v's page?  The kernel's VMA holds
+ * the vIOMMU (vma_open): its destroy is refused until QEMU unmaps it.
+ */
+static bool page_mapped_by_qemu(Obj *v)
+{
+    struct stat st;
+    char line[512];
+    bool found = false;
+    FILE *f;
+
+    if (!v->page || fstat(v->ifd, &st) < 0 ||
+        !(f = fopen("/proc/self/maps", "re"))) {
+        return false;
+    }
+    while (!found && fgets(line, sizeof(line), f)) {
+        unsigned long long start, off;
+        unsigned long ino;
+        char dev[16];
+
+        if (sscanf(line, "%llx-%*x %*s %llx %15s %lu", &start, &off, dev,
+                   &ino) == 4 && ino == st.st_ino && off == v->mmap_off &&
+            start != (uintptr_t)v->page) {
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /* Free @id; what it held is released */
 static void obj_free(uint32_t id)
 {
     Obj *o = &objs[id];
 
+    if (o->type == OBJ_HW_QUEUE) {
+        uint8_t *slot = hwq_slot(o);
+
+        obj_put(o->ifd, o->dep);
+        if (slot) {
+            /* the kernel's deinit: the queue off, its indexes 0, no error */
+            pg_wr(slot, VCMDQ_CONFIG, 0);
+            pg_wr(slot, VCMDQ_STATUS, 0);
+            pg_wr(slot, VCMDQ_PROD, 0);
+            pg_wr(slot, VCMDQ_CONS, 0);
+            pg_wr(slot, VCMDQ_GERRORN, pg_rd(slot, VCMDQ_GERROR));
+        }
+    }
+    if (o->type == OBJ_VIOMMU && o->page) {
+        munmap(o->page, CMDQV_PAGE);
+        o->page = NULL;
+    }
     obj_put(o->ifd, o->parent);
     if (o->type == OBJ_VEVENTQ && o->wfd >= 0) {
         real_close(o->wfd);
@@ -598,7 +729,8 @@ static void inject_events(unsigned k, uint32_t type, long long sid,
         unsigned done = 0;
         uint64_t vsid;
 
-        if (q->type != OBJ_VEVENTQ) {
+        if (q->type != OBJ_VEVENTQ ||
+            q->vtype != IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) {
             continue;
         }
         if (q->rfd < 0) {
@@ -731,6 +863,18 @@ static void take_line(const char *line)
 
         sscanf(args, "%u %i %lli %lli", &k, (int *)&type, &sid, &addr);
         inject_events(k, type, sid, addr);
+    } else if (!strcmp(verb, "cmdqv-err")) {
+        /* "cmdqv-err L": every HW queue of index L stops as on an error */
+        unsigned l = strtoul(args, NULL, 0);
+
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            uint8_t *slot;
+
+            if (objs[i].type == OBJ_HW_QUEUE && objs[i].index == l &&
+                (slot = hwq_slot(&objs[i]))) {
+                cmdqv_fail(i, slot, pg_rd(slot, VCMDQ_CONS), "ctl");
+            }
+        }
     } else if (!strcmp(verb, "lost")) {
         inject_lost();
     } else if (!strcmp(verb, "skip")) {
@@ -849,6 +993,10 @@ static int h_destroy(Call *c)
         bp(c->b, " users=%u", o->users);
         return -EBUSY;
     }
+    if (o->type == OBJ_VIOMMU && page_mapped_by_qemu(o)) {
+        bp(c->b, " (its VINTF page is still mapped)");
+        return -EBUSY;
+    }
     /* the queue's file holds it, as QEMU's teardown order assumes */
     if (o->type == OBJ_VEVENTQ && o->rfd >= 0) {
         bp(c->b, " fd=%d still open", o->rfd);
@@ -901,8 +1049,49 @@ static int h_iova_ranges(Call *c)
     return 0;
 }
 
+/* Note what QEMU mapped, for the HW queues (lock held) */
+static void iomap_add(int ifd, uint32_t ioas, uint64_t iova, uint64_t len,
+                      uint64_t uva)
+{
+    for (int i = 0; i < MAX_MAPS; i++) {
+        if (!iomaps[i].len) {
+            iomaps[i] = (Map) { ifd, ioas, iova, len, uva };
+            return;
+        }
+    }
+    logf_("warning: more than %d IOAS mappings, ioas=%u iova=0x%" PRIx64
+          " not noted", MAX_MAPS, ioas, iova);
+}
+
+/* What an unmap of [iova, iova + len) takes away (all: len 0) */
+static void iomap_del(int ifd, uint32_t ioas, uint64_t iova, uint64_t len)
+{
+    for (int i = 0; i < MAX_MAPS; i++) {
+        Map *m = &iomaps[i];
+
+        if (m->len && m->ifd == ifd && m->ioas == ioas &&
+            (!len || (m->iova >= iova && m->iova - iova < len))) {
+            m->len = 0;
+        }
+    }
+}
+
+/* The IOAS mapping that holds [iova, iova + len) whole, if any */
+static Map *iomap_find(int ifd, uint32_t ioas, uint64_t iova, uint64_t len)
+{
+    for (int i = 0; i < MAX_MAPS; i++) {
+        Map *m = &iomaps[i];
+
+        if (m->len && m->ifd == ifd && m->ioas == ioas && iova >= m->iova &&
+            iova - m->iova < m->len && len <= m->len - (iova - m->iova)) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
 static int map(Call *c, uint32_t ioas_id, uint32_t flags, uint64_t *iova,
-               uint64_t length)
+               uint64_t length, uint64_t uva)
 {
     static uint64_t next_iova = 1ULL << 40;
     Obj *o = obj_get(c->f->fd, ioas_id, OBJ_IOAS);
@@ -923,6 +1112,7 @@ static int map(Call *c, uint32_t ioas_id, uint32_t flags, uint64_t *iova,
     }
     o->maps++;
     o->bytes += length;
+    iomap_add(c->f->fd, ioas_id, *iova, length, uva);
     return 0;
 }
 
@@ -930,7 +1120,8 @@ static int h_ioas_map(Call *c)
 {
     struct iommu_ioas_map *a = c->arg;
 
-    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length);
+    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length,
+               a->user_va);
 }
 
 static int h_ioas_map_file(Call *c)
@@ -938,7 +1129,7 @@ static int h_ioas_map_file(Call *c)
     struct iommu_ioas_map_file *a = c->arg;
 
     bp(c->b, " file_fd=%d start=0x%llx", a->fd, (unsigned long long)a->start);
-    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length);
+    return map(c, a->ioas_id, a->flags, (uint64_t *)&a->iova, a->length, 0);
 }
 
 static int h_ioas_unmap(Call *c)
@@ -958,8 +1149,10 @@ static int h_ioas_unmap(Call *c)
         a->length = o->bytes;
         o->bytes = 0;
         o->maps = 0;
+        iomap_del(c->f->fd, a->ioas_id, 0, 0);
     } else {
         o->bytes = o->bytes > a->length ? o->bytes - a->length : 0;
+        iomap_del(c->f->fd, a->ioas_id, a->iova, a->length);
     }
     return 0;
 }
@@ -991,6 +1184,34 @@ static Obj *bound_dev(int ifd, uint32_t dev_id)
     return obj_get(ifd, dev_id, OBJ_DEVICE);
 }
 
+/* tegra241_cmdqv_hw_info: a host without one says EOPNOTSUPP */
+static int hw_info_cmdqv(Call *c, struct iommu_hw_info *a)
+{
+    struct iommu_hw_info_tegra241_cmdqv h = {
+        .version = cmdqv_version,
+        .log2vcmdqs = cmdqv_log2q,
+        .log2vsids = cmdqv_log2sids,
+    };
+    uint32_t len = a->data_len;
+
+    if (!cmdqv || hw_type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        return -EOPNOTSUPP;
+    }
+    if (len && a->data_uptr) {
+        void *p = (void *)(uintptr_t)a->data_uptr;
+
+        memset(p, 0, len);
+        memcpy(p, &h, len < sizeof(h) ? len : sizeof(h));
+    }
+    a->data_len = sizeof(h);
+    a->out_data_type = IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV;
+    a->out_capabilities = hw_caps;
+    a->out_max_pasid_log2 = 0;
+    bp(c->b, " type=TEGRA241_CMDQV version=%u log2vcmdqs=%u log2vsids=%u",
+       h.version, h.log2vcmdqs, h.log2vsids);
+    return 0;
+}
+
 static int h_get_hw_info(Call *c)
 {
     struct iommu_hw_info *a = c->arg;
@@ -1011,6 +1232,10 @@ static int h_get_hw_info(Call *c)
     if ((a->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE) || a->__reserved[0] ||
         a->__reserved[1] || a->__reserved[2]) {
         return -EOPNOTSUPP;
+    }
+    if ((a->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) &&
+        a->in_data_type == IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV) {
+        return hw_info_cmdqv(c, a);
     }
     if ((a->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE) &&
         a->in_data_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
@@ -1143,6 +1368,83 @@ static int h_hwpt_alloc(Call *c)
     return 0;
 }
 
+/*
+ * A vIOMMU of type TEGRA241_CMDQV (tegra241_cmdqv_init_vintf_user): a
+ * VINTF of its own, whose page0 QEMU maps from the iommufd at the offset
+ * returned.  The fake iommufd is a memfd: the page is its range there,
+ * which QEMU's mmap() maps as it is, and ours too (the fake hardware's
+ * view).
+ */
+static int viommu_alloc_cmdqv(Call *c, struct iommu_viommu_alloc *a)
+{
+    struct iommu_viommu_tegra241_cmdqv out;
+    int ifd = c->f->fd, vintfs = 0;
+    struct stat st;
+    uint64_t off;
+    uint8_t *page;
+    Obj *s2, *d;
+    uint32_t id;
+
+    if (a->flags || a->__reserved) {
+        return -EOPNOTSUPP;
+    }
+    if (!a->data_uptr || a->data_len != sizeof(out)) {
+        return -EINVAL;
+    }
+    if (!cmdqv) {
+        return -EOPNOTSUPP;
+    }
+    d = bound_dev(ifd, a->dev_id);
+    s2 = obj_get(ifd, a->hwpt_id, 0);
+    if (!d || !s2) {
+        return -ENOENT;
+    }
+    if (s2->type != OBJ_HWPT_PAGING ||
+        !(s2->flags & IOMMU_HWPT_ALLOC_NEST_PARENT) ||
+        s2->smmu != d->dev->smmu) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        vintfs += objs[i].type == OBJ_VIOMMU &&
+                  objs[i].vtype == IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV;
+    }
+    if (vintfs >= CMDQV_VINTFS) {
+        return -ENOSPC;
+    }
+    id = obj_new(ifd, OBJ_VIOMMU);
+    if (!id) {
+        return -ENOSPC;
+    }
+    /* offsets start at PAGE_SIZE or above: one 64 KiB page an id */
+    off = (uint64_t)id * CMDQV_PAGE;
+    if (fstat(ifd, &st) < 0 ||
+        ((uint64_t)st.st_size < off + CMDQV_PAGE &&
+         ftruncate(ifd, off + CMDQV_PAGE) < 0)) {
+        objs[id].type = OBJ_FREE;
+        return -ENOMEM;
+    }
+    page = mmap(NULL, CMDQV_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, ifd,
+                off);
+    if (page == MAP_FAILED) {
+        objs[id].type = OBJ_FREE;
+        return -ENOMEM;
+    }
+    /* a VINTF page as the kernel leaves it: no queue, no error */
+    memset(page, 0, CMDQV_PAGE);
+    objs[id].vtype = a->type;
+    objs[id].mmap_off = off;
+    objs[id].page = page;
+    objs[id].parent = a->hwpt_id;
+    obj_hold(ifd, a->hwpt_id);
+    out.out_vintf_mmap_offset = off;
+    out.out_vintf_mmap_length = CMDQV_PAGE;
+    memcpy((void *)(uintptr_t)a->data_uptr, &out, sizeof(out));
+    a->out_viommu_id = id;
+    bp(c->b, " cmdqv out_viommu=%u mmap_offset=0x%" PRIx64 " length=0x%x", id,
+       off, CMDQV_PAGE);
+    return 0;
+}
+
 static int h_viommu_alloc(Call *c)
 {
     struct iommu_viommu_alloc *a = c->arg;
@@ -1150,9 +1452,12 @@ static int h_viommu_alloc(Call *c)
     Obj *s2;
     uint32_t id;
 
-    bp(c->b, " dev=%u type=%u hwpt=%u flags=0x%x", a->dev_id, a->type,
-       a->hwpt_id, a->flags);
+    bp(c->b, " dev=%u type=%u hwpt=%u flags=0x%x data_len=%u", a->dev_id,
+       a->type, a->hwpt_id, a->flags, a->data_len);
     INJECT();
+    if (a->type == IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV) {
+        return viommu_alloc_cmdqv(c, a);
+    }
     if (a->flags || a->type != IOMMU_VIOMMU_TYPE_ARM_SMMUV3 ||
         a->data_len || a->__reserved) {
         return -EOPNOTSUPP;
@@ -1173,6 +1478,7 @@ static int h_viommu_alloc(Call *c)
     if (!id) {
         return -ENOSPC;
     }
+    objs[id].vtype = a->type;
     objs[id].parent = a->hwpt_id;
     obj_hold(ifd, a->hwpt_id);
     a->out_viommu_id = id;
@@ -1203,6 +1509,21 @@ static int h_vdevice_alloc(Call *c)
             return -EEXIST;
         }
     }
+    if (objs[a->viommu_id].vtype == IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV) {
+        /* tegra241_vintf_init_vsid: a SID_MATCH/REPLACE pair of the VINTF */
+        unsigned pairs = 0;
+
+        if (a->virt_id > UINT32_MAX) {
+            return -EINVAL;
+        }
+        for (uint32_t i = 1; i < MAX_OBJS; i++) {
+            pairs += objs[i].type == OBJ_VDEVICE &&
+                     objs[i].parent == a->viommu_id;
+        }
+        if (pairs >= 1U << cmdqv_log2sids) {
+            return -ENOSPC;
+        }
+    }
     id = obj_new(ifd, OBJ_VDEVICE);
     if (!id) {
         return -ENOSPC;
@@ -1227,7 +1548,9 @@ static int h_veventq_alloc(Call *c)
     bp(c->b, " viommu=%u type=%u depth=%u", a->viommu_id, a->type,
        a->veventq_depth);
     INJECT();
-    if (a->flags || a->__reserved || a->type != IOMMU_VEVENTQ_TYPE_ARM_SMMUV3) {
+    if (a->flags || a->__reserved ||
+        (a->type != IOMMU_VEVENTQ_TYPE_ARM_SMMUV3 &&
+         a->type != IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV)) {
         return -EOPNOTSUPP;
     }
     if (!obj_get(ifd, a->viommu_id, OBJ_VIOMMU)) {
@@ -1236,8 +1559,10 @@ static int h_veventq_alloc(Call *c)
     if (!a->veventq_depth || a->veventq_depth > VEVENTQ_MAX_DEPTH) {
         return -EINVAL;
     }
+    /* one of each type a vIOMMU (the core does not match the two types) */
     for (uint32_t i = 1; i < MAX_OBJS; i++) {
-        if (objs[i].type == OBJ_VEVENTQ && objs[i].parent == a->viommu_id) {
+        if (objs[i].type == OBJ_VEVENTQ && objs[i].parent == a->viommu_id &&
+            objs[i].vtype == a->type) {
             return -EEXIST;
         }
     }
@@ -1256,6 +1581,7 @@ static int h_veventq_alloc(Call *c)
     objs[id].rfd = sv[0];
     objs[id].wfd = sv[1];
     objs[id].depth = a->veventq_depth;
+    objs[id].vtype = a->type;
     obj_hold(ifd, a->viommu_id);
     veventq_seen = true;
     eventfd_armed = true;
@@ -1263,6 +1589,202 @@ static int h_veventq_alloc(Call *c)
     a->out_veventq_fd = sv[0];
     bp(c->b, " out_veventq=%u fd=%d", id, sv[0]);
     return 0;
+}
+
+/*
+ * IOMMU_HW_QUEUE_ALLOC on a CMDQV vIOMMU (iommufd_hw_queue_alloc_ioctl,
+ * tegra241_vintf_alloc_lvcmdq_user): queue @index of the VINTF on the
+ * guest memory at @nesting_parent_iova, which must be mapped in the
+ * nesting parent's IOAS and physically contiguous.  This host's memory
+ * is in small pages, so a queue larger than one is not (QEMU caps the
+ * guest's IDR1.CMDQS for that).  Queues come in ascending order of index
+ * and go in descending order: each holds the one below it.
+ */
+static int h_hw_queue_alloc(Call *c)
+{
+    struct iommu_hw_queue_alloc *a = c->arg;
+    int ifd = c->f->fd, inj = c->inj;
+    uint64_t iova = a->nesting_parent_iova, len = a->length;
+    uint32_t cmdqs = (hw_idr[1] >> 21) & 0x1f, dep = 0, id;
+    Obj *v, *s2;
+    Map *m;
+
+    bp(c->b, " viommu=%u type=%u index=%u iova=0x%" PRIx64 " len=0x%" PRIx64,
+       a->viommu_id, a->type, a->index, iova, len);
+    INJECT();
+    if (a->flags || a->type == IOMMU_HW_QUEUE_TYPE_DEFAULT) {
+        return -EOPNOTSUPP;
+    }
+    if (!len) {
+        return -EINVAL;
+    }
+    if (iova + len - 1 < iova) {
+        return -EOVERFLOW;
+    }
+    v = obj_get(ifd, a->viommu_id, OBJ_VIOMMU);
+    if (!v) {
+        return -ENOENT;
+    }
+    if (v->vtype != IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV ||
+        a->type != IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV) {
+        return -EOPNOTSUPP;
+    }
+    /* the pin: in the nesting parent's IOAS, then contiguous */
+    s2 = obj_get(ifd, v->parent, OBJ_HWPT_PAGING);
+    m = s2 ? iomap_find(ifd, s2->parent, iova & ~0xfffULL,
+                        ((iova & 0xfff) + len + 0xfff) & ~0xfffULL) : NULL;
+    if (!m) {
+        bp(c->b, " (not mapped in the IOAS)");
+        return -ENOENT;
+    }
+    if ((iova & 0xfff) + len > 0x1000) {
+        bp(c->b, " (more than one small page: not contiguous)");
+        return -EFAULT;
+    }
+    if (a->index >= 1U << cmdqv_log2q) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        if (objs[i].type == OBJ_HW_QUEUE && objs[i].parent == a->viommu_id) {
+            if (objs[i].index == a->index) {
+                return -EEXIST;
+            }
+            if (objs[i].index + 1 == a->index) {
+                dep = i;
+            }
+        }
+    }
+    if (a->index && !dep) {
+        bp(c->b, " (queue %u is not there)", a->index - 1);
+        return -EIO;
+    }
+    if (len & (len - 1) || len < 32 || len > (16ULL << cmdqs) ||
+        (iova & (len - 1)) || (iova & ~(((1ULL << 48) - 1) & ~0x1fULL))) {
+        return -EINVAL;
+    }
+    id = obj_new(ifd, OBJ_HW_QUEUE);
+    if (!id) {
+        return -ENOSPC;
+    }
+    objs[id].parent = a->viommu_id;
+    objs[id].index = a->index;
+    objs[id].qlen = len;
+    objs[id].qva = m->uva ? (uint8_t *)(uintptr_t)(m->uva + iova - m->iova) :
+                   NULL;
+    objs[id].dep = dep;
+    obj_hold(ifd, a->viommu_id);
+    obj_hold(ifd, dep);
+    a->out_hw_queue_id = id;
+    bp(c->b, " out_hw_queue=%u", id);
+    return 0;
+}
+
+/* The guest-owned VINTF's commands: Linux's, and what this host allows */
+static bool cmdqv_allowed(uint8_t op)
+{
+    return op == 0x11 || op == 0x12 || op == 0x40 || op == 0x46;
+}
+
+/*
+ * The hardware stops queue @q at its CONS on an error: CONS.ERR, a toggle
+ * of GERROR.CMDQ_ERR, and a record of the VINTF's LVCMDQ error map into
+ * its vIOMMU's CMDQV vEVENTQ (lock held)
+ */
+static void cmdqv_fail(uint32_t qid, uint8_t *slot, uint32_t cons,
+                       const char *why)
+{
+    Obj *q = &objs[qid];
+    struct {
+        struct iommufd_vevent_header h;
+        struct iommu_vevent_tegra241_cmdqv e;
+    } rec = { .h.flags = 0 };
+    int sent = 0;
+
+    pg_wr(slot, VCMDQ_CONS, (cons & 0xfffff) | CERROR_ILL << 24);
+    pg_wr(slot, VCMDQ_GERROR, pg_rd(slot, VCMDQ_GERROR) ^ 1);
+    q->qerr = true;
+    for (uint32_t i = 1; i < MAX_OBJS; i++) {
+        Obj *e = &objs[i];
+
+        if (e->type != OBJ_VEVENTQ || e->parent != q->parent ||
+            e->vtype != IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV || e->rfd < 0) {
+            continue;
+        }
+        memset(&rec.e, 0, sizeof(rec.e));
+        for (uint32_t j = 1; j < MAX_OBJS; j++) {
+            Obj *o = &objs[j];
+
+            if (o->type == OBJ_HW_QUEUE && o->parent == q->parent &&
+                o->qerr && o->index < 128) {
+                rec.e.lvcmdq_err_map[o->index / 64] |= 1ULL << (o->index % 64);
+            }
+        }
+        rec.h.sequence = e->seq;
+        e->seq = (e->seq + 1) & INT32_MAX;
+        if (send(e->wfd, &rec, sizeof(rec), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+            logf_("%lu cmdqv veventq=%u: %s, record dropped", ++seqno, i,
+                  err_name(errno));
+        } else {
+            sent++;
+        }
+    }
+    logf_("%lu cmdqv hw_queue=%u index=%u stopped at cons=0x%x (%s): "
+          "CERROR_ILL, %d record(s)", ++seqno, qid, q->index, cons, why, sent);
+}
+
+/*
+ * The fake hardware, every 10 ms and at each call (lock held): a queue's
+ * STATUS follows its CONFIG.CMDQ_EN; an enabled queue with no error
+ * outstanding (GERROR = GERRORN) consumes what PROD offers, stopping at a
+ * command a guest-owned VINTF may not send.
+ */
+static void cmdqv_run(void)
+{
+    for (uint32_t i = 1; cmdqv && i < MAX_OBJS; i++) {
+        Obj *q = &objs[i];
+        uint8_t *slot;
+        uint32_t config, log2n, mask, cons, prod, n = 0;
+
+        if (q->type != OBJ_HW_QUEUE || !(slot = hwq_slot(q))) {
+            continue;
+        }
+        config = pg_rd(slot, VCMDQ_CONFIG);
+        if ((pg_rd(slot, VCMDQ_STATUS) & 1) != (config & 1)) {
+            pg_wr(slot, VCMDQ_STATUS, config & 1);
+            logf_("%lu cmdqv hw_queue=%u index=%u %s", ++seqno, i, q->index,
+                  config & 1 ? "enabled" : "disabled");
+        }
+        if (!(config & 1) ||
+            ((pg_rd(slot, VCMDQ_GERROR) ^ pg_rd(slot, VCMDQ_GERRORN)) & 1)) {
+            continue;
+        }
+        q->qerr = false;
+        log2n = __builtin_ctzll(q->qlen / 16);
+        mask = (2U << log2n) - 1;
+        cons = pg_rd(slot, VCMDQ_CONS) & mask;
+        prod = pg_rd(slot, VCMDQ_PROD) & mask;
+        while (cons != prod) {
+            uint8_t op = q->qva ? __atomic_load_n(q->qva + (cons & (mask >> 1)) *
+                                                  16, __ATOMIC_RELAXED) : 0x46;
+
+            if (!cmdqv_allowed(op)) {
+                char why[32];
+
+                snprintf(why, sizeof(why), "opcode 0x%02x", op);
+                cmdqv_fail(i, slot, cons, why);
+                break;
+            }
+            cons = (cons + 1) & mask;
+            n++;
+        }
+        if (n && !q->qerr) {
+            pg_wr(slot, VCMDQ_CONS, cons);
+        }
+        if (n) {
+            logf_("%lu cmdqv hw_queue=%u index=%u consumed %u cons=0x%x", ++seqno,
+                  i, q->index, n, cons);
+        }
+    }
 }
 
 /* arm_vsmmu_convert_user_cmd: the opcodes a vIOMMU forwards */
@@ -1625,7 +2147,7 @@ static const Handler handlers[C_COUNT] = {
     [C_IOMMU_IOAS_CHANGE_PROCESS] = { FAKE_IOMMUFD, h_nothing },
     [C_IOMMU_VEVENTQ_ALLOC] = { FAKE_IOMMUFD, h_veventq_alloc },
     /* only a Tegra241 CMDQV vIOMMU has hardware queues */
-    [C_IOMMU_HW_QUEUE_ALLOC] = { FAKE_IOMMUFD, h_unsupported },
+    [C_IOMMU_HW_QUEUE_ALLOC] = { FAKE_IOMMUFD, h_hw_queue_alloc },
     [C_VFIO_DEVICE_GET_INFO] = { FAKE_VFIO, h_get_info },
     [C_VFIO_DEVICE_GET_REGION_INFO] = { FAKE_VFIO, h_region_info },
     [C_VFIO_DEVICE_GET_IRQ_INFO] = { FAKE_VFIO, h_irq_info },
@@ -1705,6 +2227,13 @@ static uint64_t fuzz_key(int idx, Fake *f, void *arg, uint32_t *n)
         o = d ? obj_get(d->ifd, a->pt_id, OBJ_HWPT_NESTED) : NULL;
         return o && !fuzz_setup_ste(o->ste) ?
                fuzz_hash(h, o->ste, sizeof(o->ste)) : 0;
+    }
+    case C_IOMMU_HW_QUEUE_ALLOC: {
+        /* the guest's VCMDQ BASE, and which queue it is */
+        struct iommu_hw_queue_alloc *a = arg;
+        uint64_t w[3] = { a->index, a->nesting_parent_iova, a->length };
+
+        return fuzz_hash(h, w, sizeof(w));
     }
     case C_IOMMU_DESTROY: {
         struct iommu_destroy *a = arg;
@@ -1878,6 +2407,7 @@ static int fake_ioctl(Fake *f, unsigned long req, void *arg)
     int fvq = FVQ_NONE;
 
     poll_ctl();
+    cmdqv_run();
     for (int i = 0; i < C_UNKNOWN; i++) {
         if (names[i].req == req) {
             idx = i;
@@ -2171,11 +2701,20 @@ int close(int fd)
         f->kind = 0;
     } else if (f && f->kind == FAKE_IOMMUFD) {
         logf_("%lu close iommufd fd=%d", ++seqno, fd);
+        for (int i = 0; i < MAX_MAPS; i++) {
+            if (iomaps[i].ifd == fd) {
+                iomaps[i].len = 0;
+            }
+        }
         log_alive(fd, "close iommufd");
         for (uint32_t i = 1; i < MAX_OBJS; i++) {
             if (objs[i].type != OBJ_FREE && objs[i].ifd == fd) {
                 if (objs[i].type == OBJ_VEVENTQ && objs[i].wfd >= 0) {
                     real_close(objs[i].wfd);
+                }
+                if (objs[i].type == OBJ_VIOMMU && objs[i].page) {
+                    munmap(objs[i].page, CMDQV_PAGE);
+                    objs[i].page = NULL;
                 }
                 objs[i].type = OBJ_FREE;
             }
@@ -2397,6 +2936,7 @@ static void *ctl_thread(void *opaque)
         elapsed += 10;
         pthread_mutex_lock(&lock);
         poll_ctl();
+        cmdqv_run();
         if (period > 0 && elapsed >= period) {
             elapsed = 0;
             inject_events(1, 0x10, -1, 0x1000);
@@ -2461,6 +3001,18 @@ static void __attribute__((constructor)) fakehost_init(void)
         logf_("fake VFIO device fd=%d behind host SMMU %d", devs[i].fd,
               devs[i].smmu);
         s = *end == ',' ? end + 1 : (*end ? "" : end);
+    }
+    s = getenv("FAKEHOST_CMDQV");
+    if (s && *s) {
+        unsigned v = 1, q = 1, sids = 4;
+
+        sscanf(s, "%u,%u,%u", &v, &q, &sids);
+        cmdqv = true;
+        cmdqv_version = v;
+        cmdqv_log2q = q;
+        cmdqv_log2sids = sids;
+        logf_("fake CMDQV version %u, 2^%u queues and 2^%u StreamID pairs a "
+              "VINTF", v, q, sids);
     }
     s = getenv("FAKEHOST_FUZZ");
     fuzz_mode = s && *s && strcmp(s, "0");

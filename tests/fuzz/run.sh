@@ -4,13 +4,19 @@
 # (qtest in process, ASan + UBSan).
 #
 # run.sh [TARGET...]      TARGET: accel (arm-smmuv3,accel=on; default),
-#                         emul (the emulated arm-smmuv3, for comparison) or
+#                         emul (the emulated arm-smmuv3, for comparison),
+#                         emul-cmdqv (the emulated one with its Tegra241
+#                         CMDQV: the VCMDQs, VINTFs and error maps),
 #                         accel-host (accel=on with an assigned device on a
 #                         fake iommufd + VFIO host, fakehost.c in fuzz mode:
 #                         the fuzzed STEs, CDs and commands reach the host
 #                         calls, the vIOMMU, vDEVICE, nested HWPTs, batched
 #                         invalidations, and the host's answers, failures
 #                         and vEVENTQ records, follow from the same words)
+#                         or accel-host-cmdqv (accel-host with cmdqv=on on
+#                         a fake host with a Tegra241 CMDQV: HW queues, the
+#                         mapped VINTF page, the fake hardware consuming
+#                         the queues, the host's error records)
 # FUZZ_TIME=<s>           seconds per target (default 300)
 # FUZZ_BUILD=<dir>        the fuzzing build (default build-fuzz/)
 # FUZZ_LIBFUZZER_ARGS     more libFuzzer options, e.g. "-jobs=2 -workers=2"
@@ -51,7 +57,7 @@ log "fuzz build: $FUZZ_BUILD (log: $OUT/build.log; the first build takes long)"
 }
 [ -x "$FUZZER" ] || die "no $FUZZER after the build"
 case " $* " in
-    *" accel-host "*)
+    *" accel-host "* | *" accel-host-cmdqv "*)
         gcc -shared -fPIC -O2 -Wall -Werror -I"$TREE/linux-headers" \
             -o "$FAKEHOST_SO" "$here/fakehost.c" -ldl || die "gcc fakehost.c failed"
         ;;
@@ -68,10 +74,10 @@ report_head() {
 
 rc=0
 for t in "$@"; do
-    args=$(target_args "$t") || die "unknown target '$t' (accel, emul, accel-host)"
+    args=$(target_args "$t") || die "unknown target '$t' (accel, emul, emul-cmdqv, accel-host, accel-host-cmdqv)"
     # shellcheck disable=SC2046
     tenv=(ASAN_OPTIONS="$ASAN_OPTS" $(target_env "$t" "$FAKEHOST_SO"))
-    [ "$t" != accel-host ] || tenv[0]=ASAN_OPTIONS=$ASAN_OPTS_HOST
+    case $t in accel-host*) tenv[0]=ASAN_OPTIONS=$ASAN_OPTS_HOST ;; esac
     dir=$OUT/$t
     corpus=$CACHE/fuzz/corpus-$t
     seeds=$CACHE/fuzz/seeds
@@ -133,13 +139,13 @@ for t in "$@"; do
     echo "   executions ${execs:-?} (${eps:-?} exec/s), cov ${cov:-?}, corpus $before -> $after inputs (${size} KiB in $corpus)"
     # which commands the corpus reaches: replay it once with the trace on
     # shellcheck disable=SC2086
-    (cd "$dir" && QEMU_FUZZ_ARGS="$args -trace enable=smmuv3_cmdq_opcode -trace enable=iommufd_backend_* -trace enable=smmuv3_accel_* -trace file=$dir/replay.trace" \
+    (cd "$dir" && QEMU_FUZZ_ARGS="$args -trace enable=smmuv3_cmdq_opcode -trace enable=iommufd_backend_* -trace enable=smmuv3_accel_* -trace enable=smmuv3_cmdqv_* -trace file=$dir/replay.trace" \
         QEMU_FUZZ_OBJECTS="$OBJECTS" env "${tenv[@]}" "$FUZZER" --fuzz-target=generic-fuzz \
         -runs=0 "$corpus") >"$dir/replay.log" 2>&1
     cmds=$(sed -n 's/.*smmuv3_cmdq_opcode <--- \(SMMU_CMD_\)\{0,1\}//p' "$dir/replay.trace" 2>/dev/null |
            sort -u | tr '\n' ' ')
     echo "   commands reached by the corpus: ${cmds:-none}"
-    if [ "$t" = accel-host ]; then
+    if [ "${t#accel-host}" != "$t" ]; then
         # the host calls and accel events the corpus reaches, with counts
         host=$(grep -oE '(iommufd_backend|smmuv3_accel)_[a-z0-9_]+' "$dir/replay.trace" 2>/dev/null |
                sort | uniq -c | sort -rn | awk '{printf "%s(%s) ", $2, $1}')

@@ -115,6 +115,53 @@ def seeds():
                                     read(GERROR), write(GERRORN, 1, LONG),
                                     write(CMDQ_CONS, 1, LONG)]
     out.update(host_seeds())
+    out.update(cmdqv_seeds())
+    return out
+
+
+# The Tegra241 CMDQV window (its own MMIO region, index 1 after the
+# SMMU's): the config page, VINTF 0, logical queue 0's page0 and page1
+CQ = 1
+CQ_CONFIG, CQ_ALLOC_MAP0, VINTF0_CONFIG = 0x0, 0x200, 0x1000
+VINTF0_LVCMDQ_ERR_MAP = 0x10C0
+LQ0_PAGE0, LQ0_PAGE1 = 0x30000, 0x40000
+Q_CONS, Q_PROD, Q_CONFIG, Q_GERROR, Q_GERRORN = 0x0, 0x4, 0x8, 0x10, 0x14
+HYP_OWN = 1 << 17
+
+
+def cmdqv_setup(vintf_config, log2size=8):
+    return [
+        write(CQ_CONFIG, 1, LONG, CQ),
+        write(CQ_ALLOC_MAP0, 1, LONG, CQ),          # VINTF 0, queue 0
+        write(CQ_ALLOC_MAP0 + 4, 3, LONG, CQ),      # VINTF 0, queue 1
+        write(VINTF0_CONFIG, vintf_config, LONG, CQ),
+        write(LQ0_PAGE1, (RAM + 0x50000) | log2size, QUAD, CQ),
+        write(LQ0_PAGE0 + Q_CONFIG, 1, LONG, CQ),
+    ]
+
+
+def cmdqv_seeds():
+    """For emul-cmdqv and accel-host-cmdqv: a VCMDQ of VINTF 0 set up as
+    Linux does, commands through it (an allowed batch, a disallowed one),
+    the error acknowledged, the VINTF off and on (HW queues freed and made
+    again on the fake host)."""
+    out = {}
+    for name, vc in (("hyp", HYP_OWN | 1), ("guest", 1)):
+        batch = [CMDS[n] for n in ("tlbi_nh_asid", "tlbi_nh_va", "atc_inv",
+                                   "sync")]
+        out["cmdqv-" + name] = cmdqv_setup(vc) + [dma(c) for c in batch] + [
+            write(LQ0_PAGE0 + Q_PROD, len(batch), LONG, CQ),
+            read(LQ0_PAGE0 + Q_CONS, LONG, CQ), op_clock(),
+            read(LQ0_PAGE0 + Q_GERROR, LONG, CQ)]
+        out["cmdqv-" + name + "-illegal"] = cmdqv_setup(vc) + [
+            dma(CMDS["cfgi_all"]), dma(CMDS["sync"]),
+            write(LQ0_PAGE0 + Q_PROD, 2, LONG, CQ), op_clock(),
+            read(VINTF0_LVCMDQ_ERR_MAP, LONG, CQ),
+            write(LQ0_PAGE0 + Q_GERRORN, 1, LONG, CQ),
+            write(VINTF0_CONFIG, 0, LONG, CQ),
+            write(VINTF0_CONFIG, vc, LONG, CQ),
+            write(LQ0_PAGE1, (RAM + 0x50000) | 12, QUAD, CQ),
+            write(LQ0_PAGE0 + Q_PROD, 3, LONG, CQ), op_clock()]
     return out
 
 

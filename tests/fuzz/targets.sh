@@ -11,8 +11,13 @@ target_args() {
     case $1 in
         accel) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0,accel=on,ats=off,ril=off,oas=44,ssidsize=0" ;;
         emul) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0" ;;
+        # the emulated Tegra241 CMDQV (its window is the second region)
+        emul-cmdqv) echo "$MACHINE -device arm-smmuv3,primary-bus=pcie.0,stage=nested,cmdqv=on" ;;
         # the ID registers come from the fake host's IOMMU_GET_HW_INFO
         accel-host) echo "$MACHINE -object iommufd,id=iommufd0,fd=$IOMMUFD_FD -device arm-smmuv3,primary-bus=pcie.0,accel=on -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,addr=1.0,id=hostdev0" ;;
+        # the same on a host with a Tegra241 CMDQV: the guest's VCMDQs
+        # become HW queues of the fake host, which consumes them
+        accel-host-cmdqv) echo "$MACHINE -object iommufd,id=iommufd0,fd=$IOMMUFD_FD -device arm-smmuv3,primary-bus=pcie.0,accel=on,cmdqv=on -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,addr=1.0,id=hostdev0" ;;
         *) return 1 ;;
     esac
 }
@@ -20,11 +25,12 @@ target_args() {
 # (as libvirt passes them) when the fuzzer loads it; the device at 00:01.0
 # is StreamID 8, the one seeds.py programs
 IOMMUFD_FD=21 VFIO_FD=20
-# target_env TARGET SO: the environment (only accel-host preloads the
-# fake host, SO: fakehost.c built)
+# target_env TARGET SO: the environment (only accel-host and
+# accel-host-cmdqv preload the fake host, SO: fakehost.c built)
 target_env() {
     case $1 in
         accel-host) echo "LD_PRELOAD=$2 FAKEHOST_FUZZ=1 FAKEHOST_IOMMUFD_FD=$IOMMUFD_FD FAKEHOST_VFIO_FD=$VFIO_FD" ;;
+        accel-host-cmdqv) echo "LD_PRELOAD=$2 FAKEHOST_FUZZ=1 FAKEHOST_CMDQV=1,1,4 FAKEHOST_IOMMUFD_FD=$IOMMUFD_FD FAKEHOST_VFIO_FD=$VFIO_FD" ;;
     esac
 }
 # generic-fuzz writes/reads the SMMU's MMIO region ("arm-smmuv3", 128 KiB);
