@@ -1016,6 +1016,17 @@ esac
 w32 "$(cqv 0x1000)" 0
 w64 "$(vpage1 0 0)" $((VQ0 | 8))
 w32 "$(cqv 0x1000)" 1
+# the host's error queue fails under its reader (POLLERR): one warning,
+# and QEMU runs on
+step
+ctl pollrev 0x8
+sleep 0.3
+warned=$(grep -c "CMDQV error" "$err")
+if [ "$warned" = 1 ] && kill -0 "$qpid"; then
+    pass cmdqv-veventq-reader-ends "POLLERR on the CMDQV vEVENTQ: $(grep -m1 'CMDQV error' "$err")"
+else
+    fail cmdqv-veventq-reader-ends "POLLERR on the CMDQV vEVENTQ: $warned warnings (want 1), $(since | grep veventq_poll | tr '\n' ';')"
+fi
 # the last device goes (its slot powered off, as the guest acknowledges
 # an unplug): everything CMDQV made goes with the vIOMMU, in order
 w32 "$(cfg 0 0x10 0x18)" 0x00010100     # rp0: buses 0, 1, 1
