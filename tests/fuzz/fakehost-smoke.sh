@@ -983,6 +983,23 @@ if [ $(((g ^ gn) & 1)) = 1 ] && [ "$early" = 0 ] && [ "$late" = 1 ]; then
 else
     fail cmdqv-error-pending "GERROR $(hex "$g") GERRORN $(hex "$gn") after the VINTF cycle (want an error pending); HW queue 0 allocated $early time(s) before the acknowledgement, $late after"
 fi
+# the same when the guest writes the queue's BASE again instead: the HW
+# queue goes, and a new one only after the acknowledgement
+step
+ctl cmdqv-err 0
+sleep 0.1
+w64 "$(vpage1 0 0)" $((VQ0 | 7))        # 128 commands now
+rd "$(vpage0 0 0x10)"; g=$val; rd "$(vpage0 0 0x14)"; gn=$val
+early=$(count IOMMU_HW_QUEUE_ALLOC 'index=0 .*= 0')
+w32 "$(vpage0 0 0x14)" "$g"
+sleep 0.05
+late=$(count IOMMU_HW_QUEUE_ALLOC 'index=0 .*= 0')
+if [ $(((g ^ gn) & 1)) = 1 ] && [ "$early" = 0 ] && [ "$late" = 1 ]; then
+    pass cmdqv-error-pending-base "BASE written again with a host error pending: still pending (GERROR $(hex "$g") GERRORN $(hex "$gn")), queue 0 on the host again only after GERRORN"
+else
+    fail cmdqv-error-pending-base "GERROR $(hex "$g") GERRORN $(hex "$gn") after BASE was written again (want an error pending); HW queue 0 allocated $early time(s) before the acknowledgement, $late after"
+fi
+w64 "$(vpage1 0 0)" $((VQ0 | 8))
 # the host refuses a HW queue: the guest's queue fails to initialize, and
 # the guest sees it where it looks, in VINTF 0's page0 (which is the
 # host's only while every queue of the guest is on the host)
