@@ -621,6 +621,63 @@ case $inv in
 *) fail asids-any "installed '$sent', TLBI_NH_ASID 7: '${inv:-no host call}'" ;;
 esac
 
+# 12b. A hostile guest: the host's event, delivered into the guest's
+# queue, raises the queue's MSI, which the guest aimed at CR0 with the
+# data SMMUEN|CMDQEN: the delivery turns the event queue off, which frees
+# the vEVENTQ the event came from.  QEMU hung there (the delivery held the
+# vEVENTQ's lock, which the teardown takes).  Then the queue over the
+# SMMU's own registers (EVENTQ_BASE at 0x80: the records overwrite the
+# stream table, command queue and event queue bases, the last one while
+# the record is written): QEMU must go on, and the guest can set its
+# queue up again.
+w64 "$(reg 0xb0)" "$(reg 0x20)"          # EVENTQ_IRQ_CFG0: CR0
+w32 "$(reg 0xb8)" 0x9                    # EVENTQ_IRQ_CFG1
+w32 "$(reg 0x50)" 0x4                    # IRQ_CTRL.EVENTQ_IRQEN
+step
+ctl event 1
+sleep 0.5
+q readl "$(hex "$(reg 0x20)")"
+case $ans in
+"OK 0x"*)
+    cr0=$((${ans#OK }))
+    destroyed=$(first IOMMU_DESTROY '(veventq) = 0')
+    if [ "$cr0" = 9 ] && [ -n "$destroyed" ] && [ "$(reader)" = 0 ]; then
+        pass hostile-eventq-msi-to-cr0 "CR0=0x9 written by the event's MSI; $destroyed; no reader"
+    else
+        fail hostile-eventq-msi-to-cr0 "CR0=$(hex "$cr0") (want 0x9), destroyed '$destroyed', readers $(reader)"
+    fi ;;
+*)
+    fail hostile-eventq-msi-to-cr0 "QEMU does not answer after the event: '$ans'"
+    kill -9 "$qpid" 2>/dev/null ;;
+esac
+w32 "$(reg 0x50)" 0
+w64 "$(reg 0xb0)" 0
+w64 "$(reg 0xa0)" $(($(reg 0x80) | 1))  # two records over 0x80-0xbf
+w32 "$(reg 0xa8)" 0; w32 "$(reg 0xac)" 0
+evq_on
+step
+ctl event 2
+sleep 0.5
+q readl "$(hex "$(reg 0x20)")"
+if [ "$ans" = "OK 0x000000000000000d" ]; then
+    pass hostile-eventq-in-smmu-regs "two records over the SMMU's own queue registers: QEMU answers, CR0 0xd"
+else
+    fail hostile-eventq-in-smmu-regs "after the records: '$ans'"
+    kill -9 "$qpid" 2>/dev/null
+fi
+w64 "$(reg 0x80)" $STRTAB
+w64 "$(reg 0x90)" $((CMDQ | 8))
+w64 "$(reg 0xa0)" $((EVTQ | 7))
+w32 "$(reg 0xa8)" 0; w32 "$(reg 0xac)" 0
+evq_off
+evq_on
+try_event
+if [ $got = 1 ] && [ "$(reader)" = 1 ]; then
+    pass hostile-eventq-after "the guest's queue set up again: host events arrive"
+else
+    fail hostile-eventq-after "event arrived $got, readers $(reader)"
+fi
+
 # 9. Every host call that failed was made to fail (apart from the probes
 # whose errors QEMU expects, among them cmdqv=auto's: IOMMU_GET_HW_INFO of
 # type TEGRA241_CMDQV, IOMMU_HW_INFO_FLAG_INPUT_TYPE): QEMU used the uAPI
