@@ -1104,8 +1104,26 @@ fi
 # the last device goes (its slot powered off, as the guest acknowledges
 # an unplug): everything CMDQV made goes with the vIOMMU, in order
 w32 "$(cfg 0 0x10 0x18)" 0x00010100     # rp0: buses 0, 1, 1
+# two commands on queue 0 that the (held) host hardware has not run when
+# the queue leaves the host: QEMU must run them, once
+rd "$(vpage0 0 0x0)"; h0=$((val & 0xff))
+ctl cmdqv-hold 1
+sleep 0.05
+vcmd $VQ0 "$h0" 0x11 $((1 << 16))
+vcmd $VQ0 $((h0 + 1)) 0x46 0
+w32 "$(vpage0 0 0x4)" $(((h0 + 2) & 0x1ff))
+nran=$(grep -c 'smmuv3_cmdqv_consume VCMDQ 0 .*, 2 commands' "$trace")
 step
 poweroff 0x10
+rd "$(vpage0 0 0x0)"; h2=$val
+ran=$(grep -c 'smmuv3_cmdqv_consume VCMDQ 0 .*, 2 commands' "$trace")
+held=$(since | grep -c ' cmdqv hw_queue=.* index=0 consumed')
+ctl cmdqv-hold 0
+if [ "$h2" = $(((h0 + 2) & 0x1ff)) ] && [ $((ran - nran)) = 1 ] && [ "$held" = 0 ]; then
+    pass cmdqv-unplug-held "PROD $((h0 + 2)) not run by the host when the queue left it: QEMU ran the 2 commands, once (CONS $h2)"
+else
+    fail cmdqv-unplug-held "CONS $(hex "$h2") (want $(hex $(((h0 + 2) & 0x1ff)))), QEMU runs of 2 commands $((ran - nran)), host runs $held"
+fi
 mark1=$mark
 qd1=$(first IOMMU_DESTROY '(hw_queue) = 0')
 vq=$(first IOMMU_DESTROY '(veventq) = 0')
@@ -1135,6 +1153,184 @@ if [ -z "$bad" ]; then
     pass cmdqv-uapi "no host call refused that was not injected ($(wc -l <"$log") log lines)"
 else
     fail cmdqv-uapi "$(echo "$bad" | head -n 3 | tr '\n' ';')"
+fi
+stop
+
+# 16b. The host's CMDQV and an emulated endpoint (edu) behind the same
+# vSMMU.  QEMU caches edu's translations, and the guest's TLBIs on a
+# VCMDQ the host runs never reach QEMU: edu went on using a page the
+# guest had unmapped.  So while an emulated endpoint sits there, the
+# guest's queues run in QEMU.  First edu cold-plugged next to the
+# assigned device: no HW queue, the TLBI through VCMDQ 0 reaches QEMU,
+# edu's next read of the page faults.  Then edu hot-plugged while both
+# queues run on the host, with commands the (held) host hardware has not
+# consumed: the page is unmapped, each HW queue stopped and freed, and
+# QEMU runs what is left, each command once; then the same TLBI check.
+EDU_BAR=0x10000000
+ECD=0x40300000 EPT1=0x40301000 EPT2=0x40302000 EPT3=0x40303000
+ESRC=0x40310000 EDST=0x40311000 EASID=5
+# edu_tables SID: edu's STE (stage 1), its CD (ASID 5) and tables:
+# IOVA 0x1000 -> ESRC, 0x2000 -> EDST
+edu_tables() {
+    local a=$((STRTAB + $1 * 64))
+    w32 $a $((ECD | 0xb)); w32 $((a + 4)) 0; w32 $((a + 8)) 0; w32 $((a + 12)) 0
+    w32 $ECD $((25 | (1 << 30) | (1 << 31)))
+    w32 $((ECD + 4)) $((4 | (1 << 9) | (1 << 13) | (1 << 14) | (EASID << 16)))
+    w64 $((ECD + 8)) $EPT1
+    w64 $EPT1 $((EPT2 | 3)); w64 $EPT2 $((EPT3 | 3))
+    w64 $((EPT3 + 8)) $((ESRC | (1 << 10) | 3))
+    w64 $((EPT3 + 16)) $((EDST | (1 << 10) | 3))
+}
+edu_dma() {  # FROM TO CMD: 8 bytes, then 200 ms of virtual time
+    w64 $((EDU_BAR + 0x80)) "$1"; w64 $((EDU_BAR + 0x88)) "$2"
+    w64 $((EDU_BAR + 0x90)) 8; w64 $((EDU_BAR + 0x98)) "$3"
+    q clock_step 200000000
+}
+# edu copies IOVA 0x1000 into its buffer, then its buffer to IOVA 0x2000:
+# $val is what reached EDST
+edu_copy() {
+    w64 $EDST 0
+    edu_dma 0x1000 0x40000 1
+    edu_dma 0x40000 0x2000 3
+    rd $EDST
+}
+smmu_up() {  # LOG2SIZE of the stream table: SMMU, queues on
+    w64 "$(reg 0x80)" $STRTAB; w32 "$(reg 0x88)" "$1"
+    w64 "$(reg 0x90)" $((CMDQ | 8)); w64 "$(reg 0xa0)" $((EVTQ | 7))
+    w32 "$(reg 0xa8)" 0; w32 "$(reg 0xac)" 0
+    w32 "$(reg 0x20)" 0xd
+}
+cmdqv_up() {  # CMDQV, VINTF 0 and its queues 0 and 1, as Linux does
+    w32 "$(cqv 0x0)" 1
+    w32 "$(cqv 0x200)" 1; w32 "$(cqv 0x204)" 3
+    w32 "$(cqv 0x1000)" 1
+    w64 "$(vpage1 0 0)" $((VQ0 | 8)); w64 "$(vpage1 1 0)" $((VQ1 | 8))
+    w32 "$(vpage0 0 0x8)" 1; w32 "$(vpage0 1 0x8)" 1
+    sleep 0.1
+}
+# stale NAME SID PROD: the guest unmaps IOVA 0x1000, changes the page's
+# data and sends TLBI_NH_VA + CMD_SYNC through VCMDQ 0 (from slot PROD);
+# edu's next read of IOVA 0x1000 must fault, not read the new data
+stale() {
+    local name=$1 sid=$2 p=$3 cons got before
+    w64 $((EPT3 + 8)) 0
+    w64 $ESRC 0xbbbbbbbb
+    vcmd $VQ0 "$p" 0x12 $((EASID << 16))
+    w32 $((VQ0 + (p % 256) * 16 + 8)) $((0x1000 | 1))   # VA 0x1000, leaf
+    vcmd $VQ0 $((p + 1)) 0x46 0
+    w32 "$(vpage0 0 0x4)" $((p + 2))
+    sleep 0.1
+    rd "$(vpage0 0 0x0)"; cons=$val
+    rd "$(reg 0xa8)"; before=$val
+    edu_copy; got=$val
+    rd "$(reg 0xa8)"
+    event "$before"
+    if [ "$cons" = $((p + 2)) ] && [ "$got" != $((0xbbbbbbbb)) ] &&
+       [ "$ev" = "0x10 $(hex "$sid")" ] && [ "$evaddr" = 0x1000 ]; then
+        pass "$name" "TLBI_NH_VA through VCMDQ 0 (CONS $cons): edu's read of the unmapped IOVA faults ($ev $evaddr), no stale data"
+    else
+        fail "$name" "CONS $cons (want $((p + 2))), edu read $(hex "$got") (0xbbbbbbbb: stale), event '$ev' at '$evaddr'"
+    fi
+}
+
+fresh cmdqv-emul
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0
+ -device edu,addr=3.0,id=edu0"
+launch FAKEHOST_CMDQV=1,1,4 -- ,cmdqv=on
+unset devargs
+w32 "$(cfg 0 0x18 0x10)" $EDU_BAR; q writew "$(hex "$(cfg 0 0x18 0x4)")" 0x6
+edu_tables 0x18
+w64 $ESRC 0xaaaaaaaa
+smmu_up 8
+edu_copy; first=$val
+step
+cmdqv_up
+hwq=$(count IOMMU_HW_QUEUE_ALLOC .)
+mapped=$(grep -c 'smmuv3_accel_cmdqv_map .*: 1' "$trace")
+if [ "$first" = $((0xaaaaaaaa)) ] && [ "$hwq" = 0 ] && [ "$mapped" = 0 ]; then
+    pass cmdqv-emul-trap "edu behind the vSMMU: edu copies through stage 1 ($(hex "$first")); the guest's queues run in QEMU (no HW queue, the page not mapped)"
+else
+    fail cmdqv-emul-trap "edu read $(hex "$first"), HW queues $hwq, page mapped $mapped times"
+fi
+stale cmdqv-emul-stale 0x18 0
+stop
+
+fresh cmdqv-hotplug
+QMPS=$OUT/qmp-cmdqv-hotplug.sock
+rm -f "$QMPS"
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0
+ -device pcie-root-port,id=rp1,bus=pcie.0,chassis=2,addr=4.0
+ -qmp unix:$QMPS,server=on,wait=off"
+launch FAKEHOST_CMDQV=1,1,4 -- ,cmdqv=on
+unset devargs
+# one QMP command; its answer in $qans
+qmp() {
+    qans=$(timeout 30 python3 - "$QMPS" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile('rw')
+f.readline()
+for cmd in ('{"execute": "qmp_capabilities"}', sys.argv[2]):
+    f.write(cmd + '\n')
+    f.flush()
+    while True:
+        line = f.readline()
+        if not line or '"return"' in line or '"error"' in line:
+            break
+print(line.strip())
+PY
+)
+}
+# rp1: buses 0, 2, 2; memory window 0x10000000-0x100fffff; bus master
+w32 "$(cfg 0 0x20 0x18)" 0x00020200
+w32 "$(cfg 0 0x20 0x20)" 0x10001000
+q writew "$(hex "$(cfg 0 0x20 0x4)")" 0x6
+smmu_up 10
+cmdqv_up
+nq=$(count IOMMU_HW_QUEUE_ALLOC '= 0')
+# two commands the host runs, then two more that it holds
+vcmd $VQ0 0 0x11 $((1 << 16)); vcmd $VQ0 1 0x46 0
+w32 "$(vpage0 0 0x4)" 2
+sleep 0.1
+rd "$(vpage0 0 0x0)"; c2=$val
+ctl cmdqv-hold 1
+sleep 0.05
+vcmd $VQ0 2 0x11 $((2 << 16)); vcmd $VQ0 3 0x46 0
+w32 "$(vpage0 0 0x4)" 4
+step
+qmp '{"execute": "device_add", "arguments": {"driver": "edu", "bus": "rp1", "id": "edu1"}}'
+freed=$(count IOMMU_DESTROY '(hw_queue) = 0')
+rd "$(vpage0 0 0x0)"; c4=$val
+ran=$(grep 'smmuv3_cmdqv_consume VCMDQ 0 ' "$trace" | sed -n 's/.*, \([0-9]*\) commands/\1/p' |
+      awk '{ n += $1 } END { print n + 0 }')
+hw=$(grep ' cmdqv hw_queue=.* index=0 consumed' "$log" | sed -n 's/.*consumed \([0-9]*\).*/\1/p' |
+     awk '{ n += $1 } END { print n + 0 }')
+ctl cmdqv-hold 0
+if [ "$qans" = '{"return": {}}' ] && [ "$nq" = 2 ] && [ "$c2" = 2 ] &&
+   [ "$freed" = 2 ] && [ "$c4" = 4 ] && [ $((ran + hw)) = 4 ]; then
+    pass cmdqv-emul-hotplug "2 HW queues, then edu hot-plugged: both freed, CONS $c4, the 4 commands run once ($hw by the host, $ran by QEMU)"
+else
+    fail cmdqv-emul-hotplug "device_add '$qans', HW queues $nq, CONS $c2 then $c4 (want 4), freed $freed, run by the host $hw and QEMU $ran (want 4 in all)"
+fi
+# the guest powers the slot on (power indicator on, power controller on)
+c=$(cap_of 0x20)
+q writew "$(hex $(($(cfg 0 0x20 0) + c + 0x18)))" 0x0100
+sleep 0.1
+w32 "$(cfg 2 0 0x10)" $EDU_BAR; q writew "$(hex "$(cfg 2 0 0x4)")" 0x6
+rd "$(cfg 2 0 0)"; eduid=$val; rd $EDU_BAR; eduid="$(hex $eduid) $(hex $val)"
+edu_tables 0x200
+w64 $ESRC 0xaaaaaaaa
+w32 "$(reg 0x20)" 0x9; w32 "$(reg 0xa8)" 0; w32 "$(reg 0xac)" 0
+w32 "$(reg 0x20)" 0xd
+edu_copy
+if [ "$val" = $((0xaaaaaaaa)) ]; then
+    stale cmdqv-emul-hotplug-stale 0x200 4
+else
+    fail cmdqv-emul-hotplug-stale "edu's first copy read $(hex "$val") (edu's IDs $eduid)"
 fi
 stop
 

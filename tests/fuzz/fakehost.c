@@ -102,6 +102,9 @@
  *       GEN cmdqv-err L
  *              every CMDQV HW queue of logical index L stops on an error
  *              at its CONS, as on a refused command
+ *       GEN cmdqv-hold 1|0
+ *              the CMDQV hardware consumes nothing until "cmdqv-hold 0"
+ *              (a slow host: STATUS still follows CONFIG)
  *   $FAKEHOST_FAIL   "NAME N ERRNO [C [OUT]]", a fail line in force from the
  *                    start (for the calls of realize)
  *   $FAKEHOST_EVENT_MS  P: one F_TRANSLATION record into every vEVENTQ
@@ -294,6 +297,7 @@ static short poll_revents;
  * version, log2 of the queues and of the StreamID pairs a VINTF has
  */
 static bool cmdqv;
+static bool cmdqv_hold;     /* ctl "cmdqv-hold": the queues consume nothing */
 static uint8_t cmdqv_version = 1, cmdqv_log2q = 1, cmdqv_log2sids = 4;
 /* the VINTFs the host gives vIOMMUs (its own is VINTF 0) */
 #define CMDQV_VINTFS    3
@@ -875,6 +879,10 @@ static void take_line(const char *line)
                 cmdqv_fail(i, slot, pg_rd(slot, VCMDQ_CONS), "ctl");
             }
         }
+    } else if (!strcmp(verb, "cmdqv-hold")) {
+        /* "cmdqv-hold 1|0": the hardware consumes nothing until released */
+        cmdqv_hold = strtoul(args, NULL, 0);
+        logf_("%lu ctl cmdqv-hold %d", ++seqno, cmdqv_hold);
     } else if (!strcmp(verb, "lost")) {
         inject_lost();
     } else if (!strcmp(verb, "skip")) {
@@ -1754,7 +1762,7 @@ static void cmdqv_run(void)
             logf_("%lu cmdqv hw_queue=%u index=%u %s", ++seqno, i, q->index,
                   config & 1 ? "enabled" : "disabled");
         }
-        if (!(config & 1) ||
+        if (!(config & 1) || cmdqv_hold ||
             ((pg_rd(slot, VCMDQ_GERROR) ^ pg_rd(slot, VCMDQ_GERRORN)) & 1)) {
             continue;
         }
