@@ -1254,6 +1254,35 @@ else
     fail cmdqv-emul-trap "edu read $(hex "$first"), HW queues $hwq, page mapped $mapped times"
 fi
 stale cmdqv-emul-stale 0x18 0
+# A command of a VCMDQ that QEMU runs fails on the host: the failure is
+# that queue's (its CONS on the command, CERROR_ILL, its GERROR), the
+# SMMU's CMDQ goes on untouched.  The VCMDQ's TLBI had no CMD_SYNC after
+# it: it reached the host at the end of the queue's run, where it used to
+# wait for the next CMDQ flush, which reported it on CMDQ_CONS.  The
+# assigned device (StreamID 0: its root port is not numbered) gets a
+# stage-1 STE whose CD holds ASID 1, so that TLBIs of ASID 1 go to the host
+a=$STRTAB
+w32 $CD 0x80000010; w32 $((CD + 4)) $(((ASID << 16) | 0x200)); w64 $((CD + 8)) 0x40040000
+w32 $a $((CD | 0xb)); w32 $((a + 4)) 0; w32 $((a + 8)) 0xd4; w32 $((a + 12)) 0
+cmd 0x03 0; cmd 0x46 0; go
+rd "$(vpage0 0 0x0)"; c=$((val & 0xff))
+step
+ctl badcmd 0x11 EINVAL
+sleep 0.05
+vcmd $VQ0 "$c" 0x11 $((ASID << 16))    # TLBI_NH_ASID 1, no CMD_SYNC
+w32 "$(vpage0 0 0x4)" $((c + 1))
+rd "$(vpage0 0 0x0)"; vcons=$val; rd "$(vpage0 0 0x10)"; vgerr=$val
+cmd 0x11 $((7 << 16)); cmd 0x11 $((7 << 16)); cmd 0x46 0; go
+rd "$(reg 0x9c)"; ccons=$val
+gerror_active; cerr=$val
+inv=$(since | grep -c 'IOMMU_HWPT_INVALIDATE .*= -EINVAL')
+ctl clear
+if [ "$vcons" = $((c | 1 << 24)) ] && [ "$vgerr" = 1 ] && [ "$ccons" = $prod ] &&
+   [ $((cerr & 1)) = 0 ] && [ "$inv" -ge 1 ]; then
+    pass cmdqv-vcmdq-own-error "the host refused the VCMDQ's TLBI at the end of its run: VCMDQ CONS $(hex "$vcons") GERROR $vgerr; CMDQ CONS $ccons, no CMDQ_ERR"
+else
+    fail cmdqv-vcmdq-own-error "VCMDQ CONS $(hex "$vcons") (want $(hex $((c | 1 << 24)))) GERROR $vgerr; CMDQ CONS $(hex "$ccons") (want $prod), active GERROR $(hex "$cerr"), refused $inv: $(since | grep INVALIDATE | tr '\n' ';')"
+fi
 stop
 
 fresh cmdqv-hotplug
