@@ -1072,8 +1072,27 @@ if [ -n "$refused" ] && [ $(((gerr ^ gerrn) & 4)) = 4 ] && kill -0 "$qpid"; then
 else
     fail cmdqv-hw-queue-refused "'$refused', VINTF 0 page0 queue 0 GERROR $(hex "$gerr") GERRORN $(hex "$gerrn") (want CMDQ_INIT_ERR): $(tail -n 2 "$err" | tr '\n' ' ')"
 fi
+# the guest acknowledges, three times: the host is not asked again (no
+# host call, no new INIT_ERR) until the guest changes the queue's BASE
+step
+for i in 1 2 3; do
+    rd "$(vpage0 0 0x10)"; w32 "$(vpage0 0 0x14)" "$val"
+    sleep 0.05
+done
+rd "$(vpage0 0 0x10)"; g=$val; rd "$(vpage0 0 0x14)"; gn=$val
+acks=$(count IOMMU_HW_QUEUE_ALLOC .)
+step
+w64 "$(vpage1 0 0)" $((VQ0 | 7))
+base=$(count IOMMU_HW_QUEUE_ALLOC 'index=0 .*injected')
+if [ "$acks" = 0 ] && [ $(((g ^ gn) & 4)) = 0 ] && [ "$base" = 1 ]; then
+    pass cmdqv-hw-queue-no-retry "3 acknowledgements of CMDQ_INIT_ERR: no HW queue asked for, no new error; BASE written: asked once (refused again)"
+else
+    fail cmdqv-hw-queue-no-retry "HW queue allocations after the acknowledgements $acks (want 0), GERROR $(hex "$g") GERRORN $(hex "$gn"), after the BASE write $base (want 1)"
+fi
 ctl clear
 sleep 0.05
+rd "$(vpage0 0 0x10)"; gerr=$val
+w64 "$(vpage1 0 0)" $((VQ0 | 8))
 w32 "$(vpage0 0 0x14)" "$gerr"
 # a BASE.LOG2SIZE above IDR1.CMDQS counts as IDR1.CMDQS, as the SMMU's
 # own queues do: the host gets a queue of that size
