@@ -265,6 +265,23 @@ case $one in
     fi ;;
 *) fail invalidate-filter "TLBI_NH_ALL: '${one:-no call}'" ;;
 esac
+# The guest writes ASID 3 into the device's CD, with no CFGI_CD yet: the
+# host still uses the CD it read, with ASID 1.  A TLBI_NH_ASID 1 reaches
+# the host; a TLBI_NH_VA of ASID 1 after it must too, as the host may have
+# made new entries of ASID 1 since (the set was rebuilt from the CD in
+# memory, and ASID 1 left it)
+w32 $((CD + 4)) $(((3 << 16) | 0x200))
+step
+cmd 0x11 $((ASID << 16)); cmd 0x46 0; go
+cmd 0x12 $((ASID << 16)) 0x1001; cmd 0x46 0; go
+va=$(since | grep -c ' IOMMU_HWPT_INVALIDATE .*ops=0x12 ')
+if [ "$va" = 1 ]; then
+    pass asid-cd-change "CD 0 changed to ASID 3 without CFGI_CD: after TLBI_NH_ASID 1, TLBI_NH_VA of ASID 1 still reaches the host"
+else
+    fail asid-cd-change "CD 0 changed to ASID 3 without CFGI_CD: TLBI_NH_VA of ASID 1 made $va host calls (want 1): $(since | grep INVALIDATE | tr '\n' ';')"
+fi
+w32 $((CD + 4)) $(((ASID << 16) | 0x200))
+cmd 0x05 $SID 1; cmd 0x46 0; go
 
 # 4. Host events: three F_TRANSLATIONs written into the vEVENTQ reach the
 # guest's event queue with the vSID
