@@ -1399,6 +1399,35 @@ else
 fi
 stop
 
+# 16c. The guest rewrites the allocation of a queue the host runs (queue
+# 0 to logical queue 1, which queue 1 holds): both leave the host, and
+# queue 0's registers must come from the slot it ran in (its CONS 4), not
+# from the slot its new allocation names (queue 1's, CONS 0)
+fresh cmdqv-remap
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0"
+launch FAKEHOST_CMDQV=1,1,4 -- ,cmdqv=on
+unset devargs
+smmu_up 8
+cmdqv_up
+vcmd $VQ0 0 0x11 $((1 << 16)); vcmd $VQ0 1 0x46 0
+vcmd $VQ0 2 0x11 $((1 << 16)); vcmd $VQ0 3 0x46 0
+w32 "$(vpage0 0 0x4)" 4
+sleep 0.1
+rd "$(vpage0 0 0x0)"; c0=$val; rd "$(vpage0 1 0x0)"; c1=$val
+nq=$(count IOMMU_HW_QUEUE_ALLOC '= 0')
+step
+w32 "$(cqv 0x200)" 3                    # ALLOC_MAP(0): VINTF 0, queue 1
+freed=$(count IOMMU_DESTROY '(hw_queue) = 0')
+rd "$(cqv $((0x10000 + 0x0)))"; d0=$val   # queue 0's CONS, direct page
+if [ "$nq" = 2 ] && [ "$c0" = 4 ] && [ "$c1" = 0 ] && [ "$freed" -ge 1 ] &&
+   [ "$d0" = 4 ]; then
+    pass cmdqv-remap "queue 0 (CONS 4) re-allocated to logical queue 1 ($freed HW queues freed): its CONS still 4"
+else
+    fail cmdqv-remap "HW queues $nq, CONS $c0 and $c1 before, freed $freed, queue 0's CONS after $(hex "$d0") (want 4)"
+fi
+stop
+
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
 # refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit
 # non-zero, saying MESSAGE
