@@ -1428,6 +1428,136 @@ else
 fi
 stop
 
+# 17. The features together, a QEMU per cell: accel on or off x the
+# guest's CMDQV (the host's with accel, the emulated one without) x MSIs
+# x an emulated endpoint (edu) present or not; with accel, an assigned
+# device too, whose stage-1 CD holds ASID 1.  Each cell: edu copies
+# through stage 1; the guest unmaps one page and invalidates it through
+# the CMDQ (CMD_SYNC with an MSI when MSIs are on), another through VCMDQ
+# 0; edu's reads of both must fault (no stale translation), with the
+# event queue's MSI; TLBI_NH_ASID 1 through each queue reaches the host
+# (a host call, or the host's queue); the assigned device's slot is
+# powered off, and no object of the vIOMMU is left on the host.
+ESRC2=0x40312000 MSIA=0x40320000
+combo() {  # combo ACCEL CMDQV MSI EMU
+    local a=$1 c=$2 m=$3 e=$4 name="combo-a$1-c$2-m$3-e$4" why="" v
+    local props=",msi=$([ "$m" = 1 ] && echo on || echo off),cmdqv=$([ "$c" = 1 ] && echo on || echo off)"
+    local envs=(FAKEHOST_CMDQV=1,1,4)
+    fresh "$name"
+    devargs=""
+    if [ "$a" = 1 ]; then
+        devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0"
+    else
+        props="$props,accel=off"
+        [ "$c" = 1 ] || envs=()
+    fi
+    [ "$e" = 1 ] && devargs="$devargs -device edu,addr=3.0,id=edu0"
+    [ -n "$devargs" ] || devargs=" "
+    launch "${envs[@]}" -- "$props"
+    unset devargs
+    q readl "$(hex "$(reg 0x1c)")"
+    if [ "$ans" != "OK 0x0000000000000001" ]; then
+        fail "$name" "QEMU did not start: $(tail -n 2 "$err" | tr '\n' ' ')"
+        stop
+        return
+    fi
+    # the assigned device: bus 1, StreamID 0x100, its CD with ASID 1
+    if [ "$a" = 1 ]; then
+        w32 "$(cfg 0 0x10 0x18)" 0x00010100
+        w32 $CD 0x80000010; w32 $((CD + 4)) $(((ASID << 16) | 0x200))
+        w64 $((CD + 8)) 0x40040000
+        v=$((STRTAB + 0x100 * 64))
+        w32 $v $((CD | 0xb)); w32 $((v + 4)) 0; w32 $((v + 8)) 0xd4; w32 $((v + 12)) 0
+    fi
+    if [ "$e" = 1 ]; then
+        w32 "$(cfg 0 0x18 0x10)" $EDU_BAR; q writew "$(hex "$(cfg 0 0x18 0x4)")" 0x6
+        edu_tables 0x18
+        w64 $((EPT3 + 24)) $((ESRC2 | (1 << 10) | 3))
+        w64 $ESRC 0xaaaaaaaa; w64 $ESRC2 0xaaaaaaaa
+    fi
+    smmu_up 9
+    w64 "$(reg 0xb0)" $MSIA; w32 "$(reg 0xb8)" 0x5e; w32 "$(reg 0x50)" 0x4
+    [ "$c" = 1 ] && cmdqv_up
+    if [ "$e" = 1 ]; then
+        edu_copy
+        [ "$val" = $((0xaaaaaaaa)) ] || why="$why first copy $(hex "$val");"
+        # page 0x3000 too, so that QEMU caches both translations
+        edu_dma 0x3000 0x40000 1
+        w64 $((EPT3 + 8)) 0; w64 $((EPT3 + 24)) 0
+        w64 $ESRC 0xbbbbbbbb; w64 $ESRC2 0xbbbbbbbb
+    fi
+    # the CMDQ: TLBI_NH_VA of edu's page 0x1000, TLBI_NH_ASID 1, CMD_SYNC
+    step
+    w32 $((MSIA + 0x10)) 0
+    cmd 0x12 $((EASID << 16)) $((0x1000 | 1))
+    cmd 0x11 $((ASID << 16))
+    cmd $((0x46 | 1 << 12)) 0x5a $((MSIA + 0x10))
+    go
+    rd "$(reg 0x9c)"; [ "$val" = $prod ] || why="$why CMDQ CONS $(hex "$val");"
+    rd $((MSIA + 0x10))
+    [ "$val" = $((m ? 0x5a : 0)) ] || why="$why CMD_SYNC MSI $(hex "$val");"
+    if [ "$a" = 1 ] && [ "$(count IOMMU_HWPT_INVALIDATE 'ops=.*0x11')" != 1 ]; then
+        why="$why CMDQ TLBI_NH_ASID 1 not at the host;"
+    fi
+    # VCMDQ 0: TLBI_NH_VA of edu's page 0x3000, TLBI_NH_ASID 1, CMD_SYNC
+    if [ "$c" = 1 ]; then
+        step
+        vcmd $VQ0 0 0x12 $((EASID << 16))
+        w32 $((VQ0 + 8)) $((0x3000 | 1))
+        vcmd $VQ0 1 0x11 $((ASID << 16))
+        vcmd $VQ0 2 0x46 0
+        w32 "$(vpage0 0 0x4)" 3
+        sleep 0.1
+        rd "$(vpage0 0 0x0)"; [ "$val" = 3 ] || why="$why VCMDQ CONS $(hex "$val");"
+        if [ "$a" = 1 ] && [ "$(count IOMMU_HWPT_INVALIDATE 'ops=.*0x11')" != 1 ] &&
+           [ "$(since | grep -c ' cmdqv hw_queue=.* index=0 consumed')" = 0 ]; then
+            why="$why VCMDQ TLBI_NH_ASID 1 not at the host;"
+        fi
+    fi
+    # edu's reads of the invalidated pages fault, with the event's MSI
+    if [ "$e" = 1 ]; then
+        for v in 0x1000 0x3000; do
+            [ "$v" = 0x3000 ] && [ "$c" = 0 ] && continue
+            w32 $MSIA 0
+            rd "$(reg 0xa8)"; before=$val
+            w64 $EDST 0
+            edu_dma $v 0x40000 1
+            edu_dma 0x40000 0x2000 3
+            rd $EDST
+            [ "$val" = $((0xbbbbbbbb)) ] && why="$why stale data at $v;"
+            event "$before"
+            [ "$ev $evaddr" = "0x10 0x18 $v" ] || why="$why event at $v '$ev $evaddr';"
+            rd $MSIA
+            [ "$val" = $((m ? 0x5e : 0)) ] || why="$why event MSI $(hex "$val");"
+        done
+    fi
+    # the assigned device goes: nothing of the vIOMMU stays on the host
+    if [ "$a" = 1 ]; then
+        poweroff 0x10
+    fi
+    stop
+    v=$(grep -m1 'exit alive' "$log")
+    case $v in
+    *viommu* | *vdevice* | *hwpt_nested* | *veventq* | *hw_queue*)
+        why="$why left on the host: $v;" ;;
+    esac
+    if [ -z "$why" ]; then
+        pass "$name" "accel $a, CMDQV $c, MSIs $m, edu $e: unmap + TLBI through the CMDQ$([ "$c" = 1 ] && echo " and VCMDQ 0") reach QEMU$([ "$a" = 1 ] && echo " and the host")$([ "$e" = 1 ] && echo ", edu faults, no stale data"); nothing left on the host"
+    else
+        fail "$name" "$why"
+    fi
+}
+for a in 1 0; do
+    for c in 0 1; do
+        for m in 0 1; do
+            for e in 0 1; do
+                combo $a $c $m $e
+            done
+        done
+    done
+done
+
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
 # refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit
 # non-zero, saying MESSAGE
