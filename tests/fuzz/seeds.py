@@ -116,6 +116,7 @@ def seeds():
                                     write(CMDQ_CONS, 1, LONG)]
     out.update(host_seeds())
     out.update(cmdqv_seeds())
+    out.update(hostile_seeds())
     return out
 
 
@@ -223,6 +224,47 @@ def host_seeds():
 
 def op_clock():
     return bytes([OP_CLOCK_STEP])
+
+
+# The SMMU's registers in guest physical memory: on these machines the
+# user-created SMMU is the first dynamic sysbus device (the platform bus)
+SMMU_GPA = 0x0C000000
+EVENTQ_IRQ_CFG0, EVENTQ_IRQ_CFG1, GERROR_IRQ_CFG0 = 0xB0, 0xB8, 0x68
+
+
+def hostile_seeds():
+    """A hostile guest: the event queue, the MSIs and the tables aimed at
+    the SMMU's own registers, so that what the SMMU writes or reads for
+    the guest comes back into it (QEMU hung there twice); generic-fuzz's
+    timeout makes a run that stops progressing a finding."""
+    out = {}
+    s1 = [dma(CMDS["cfgi_ste"]), dma(ste()), dma(cd())]
+    # the event queue's MSI on CR0 (data: SMMUEN | CMDQEN): an event turns
+    # the queue off, which frees the vEVENTQ (accel-host) it came from
+    out["hostile-eventq-msi-cr0"] = setup() + [
+        write(EVENTQ_IRQ_CFG0, SMMU_GPA + CR0), write(EVENTQ_IRQ_CFG1, 0x9, LONG),
+        write(IRQ_CTRL, 0x4, LONG)] + s1 + [
+        dma(CMDS["tlbi_nh_all"]), dma(CMDS["sync"]),
+        write(CMDQ_PROD, 3, LONG), op_clock(), read(CR0), read(GERROR)]
+    # the event queue over the SMMU's own queue registers
+    out["hostile-eventq-in-regs"] = setup() + [
+        write(EVENTQ_BASE, (SMMU_GPA + STRTAB_BASE) | 1)] + s1 + [
+        write(CMDQ_PROD, 1, LONG), dma(cmd(0x7F)), write(CMDQ_PROD, 2, LONG),
+        op_clock(), read(EVENTQ_PROD), read(GERROR)]
+    # a CMD_SYNC whose MSI is CMDQ_PROD, and GERROR's MSI on CR0
+    out["hostile-sync-msi-prod"] = setup() + [
+        write(GERROR_IRQ_CFG0, SMMU_GPA + CR0), write(IRQ_CTRL, 0x1, LONG),
+        dma(cmd(0x46, w0=(1 << 12), w1=1, w2=SMMU_GPA + CMDQ_PROD)),
+        dma(cmd(0x7F)), write(CMDQ_PROD, 2, LONG), read(CMDQ_CONS),
+        read(GERROR)]
+    # the stream table and the command queue in the SMMU's registers
+    out["hostile-tables-in-regs"] = [
+        write(STRTAB_BASE_CFG, 6, LONG), write(STRTAB_BASE, SMMU_GPA),
+        write(CMDQ_BASE, (SMMU_GPA + 0x10000) | 5),
+        write(EVENTQ_BASE, (RAM + 0x20000) | 5), write(CR0, 0xD, LONG),
+        dma(CMDS["cfgi_all"]), write(CMDQ_PROD, 1, LONG), op_clock(),
+        read(EVENTQ_PROD), read(GERROR)]
+    return out
 
 
 def main():
