@@ -35,12 +35,32 @@ hot=$(printf '%s\n' '{"execute":"qmp_capabilities"}' \
           '{"execute":"device_add","arguments":{"driver":"vfio-pci","id":"m0","sysfsdev":"'$mdev'","iommufd":"iommufd0","bus":"rp1"}}' \
           '{"execute":"quit"}' |
       timeout 30 $Q $base -qmp stdio 2>&1)
+# libvirt's form: the mdev's VFIO cdev opened by the caller, passed as
+# fd; it must be refused too (for now with the host's hw_info failure)
+cdev=$(ls "$mdev/vfio-dev" 2>/dev/null | head -n 1)
+fdout="no VFIO cdev under $mdev/vfio-dev"
+frc=0
+if [ -n "$cdev" ] && exec 7<>"/dev/vfio/devices/$cdev"; then
+    # shellcheck disable=SC2086
+    # under KVM: with fd=, VFIO hands the device to KVM's VFIO device
+    fdout=$(printf '%s\n' '{"execute":"qmp_capabilities"}' '{"execute":"quit"}' |
+            timeout 60 $Q $(echo "$base" | sed 's/-accel qtest/-accel kvm -cpu host/') \
+                -device vfio-pci,fd=7,id=m1,iommufd=iommufd0,bus=rp1 \
+                -qmp stdio 2>&1)
+    frc=$?
+    exec 7>&-
+fi
 echo 1 >"$mdev/remove" 2>/dev/null
 
 c=$(echo "$cold" | grep -m1 "$want")
 h=$(echo "$hot" | grep -m1 '"error"' | grep "$want")
-if [ "$crc" != 0 ] && [ -n "$c" ] && [ -n "$h" ]; then
-    res PASS "mtty mdev refused: cold plug exits ($crc) with \"${c#*: }\"; device_add answers an error with the same reason"
+# with fd= QEMU has no sysfs path to tell an mdev by: what refuses it is
+# the host, which has no IOMMU behind it to describe (IOMMU_GET_HW_INFO)
+f=$(echo "$fdout" | grep -m1 'qemu-system-aarch64: -device vfio-pci,fd=7')
+if [ "$frc" = 0 ] || [ -z "$f" ]; then
+    res FAIL "the mdev passed as fd=7 ($cdev) was not refused: exit $frc, $(echo "$fdout" | grep -v '^{"QMP"\|^{"return": {}}\|"timestamp"' | tail -n 2 | tr '\n' ' ')"
+elif [ "$crc" != 0 ] && [ -n "$c" ] && [ -n "$h" ]; then
+    res PASS "mtty mdev refused: cold plug exits ($crc) with \"${c#*: }\"; device_add answers an error with the same reason; passed as fd= (libvirt's form) it is refused too: \"${f#*: }\""
 else
     res FAIL "cold plug: exit $crc, $(echo "$cold" | grep -v '^{"QMP"\|^{"return": {}}\|"timestamp"' | tail -n 2 | tr '\n' ' '); device_add: $(echo "$hot" | grep -m1 '"return"\|"error"' | grep -v '"return": {}' | head -c 300)"
 fi
