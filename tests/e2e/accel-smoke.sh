@@ -118,9 +118,10 @@ q writel "$(reg 0x20)" 0xd           # SMMUEN | EVENTQEN | CMDQEN
 sync_q
 
 # CFGI_STE, then three invalidations and a CMD_SYNC: one host call with
-# two of them; TLBI_NH_ASID of ASID 1, which no assigned device's CD holds
-# (the CD is all zero), concerns no host TLB and stays in QEMU
-# (x-accel-cmds-local)
+# three commands, the CFGI_CD_ALL that the CFGI_STE of the stage-1 STE
+# becomes for the host, the CFGI_CD_ALL and the TLBI_NH_ALL; TLBI_NH_ASID
+# of ASID 1, which no assigned device's CD holds (the CD is all zero),
+# concerns no host TLB and stays in QEMU (x-accel-cmds-local)
 cmd 0 0x03 $SID                      # CFGI_STE
 cmd 1 0x06 $SID                      # CFGI_CD_ALL
 cmd 2 0x11 $((1 << 16))              # TLBI_NH_ASID, ASID 1
@@ -146,10 +147,10 @@ else
 fi
 inv=$(grep 'iommufd_backend_invalidate_cache' "$trace")
 ninv=$(echo "$inv" | grep -c 'iommufd')
-# two commands for the host: one host call per batch, or one per command
-# without
+# three commands for the host: one host call per batch, or one per
+# command without
 case "$EXTRA" in
-*x-accel-batching=off*) want=2 ;;
+*x-accel-batching=off*) want=3 ;;
 *) want=1 ;;
 esac
 if [ "$cons" = 5 ] && [ "$gerror" = 0 ] && [ "$ninv" = "$want" ]; then
@@ -288,11 +289,11 @@ qmp_do '{"execute":"qmp_capabilities"}' >/dev/null
 c_cmds=$(counter x-accel-cmds-forwarded); c_ioctls=$(counter x-accel-ioctls)
 c_batches=$(counter x-accel-batches); c_errors=$(counter x-accel-errors)
 c_events=$(counter x-accel-events); c_local=$(counter x-accel-cmds-local)
-if [ "$c_cmds" = 2 ] && [ "$c_ioctls" = 1 ] && [ "$c_batches" = 1 ] &&
+if [ "$c_cmds" = 3 ] && [ "$c_ioctls" = 1 ] && [ "$c_batches" = 1 ] &&
    [ "$c_errors" = 0 ] && [ "${c_events:-0}" -ge 1 ] && [ "${c_local:-0}" -ge 1 ]; then
     res "$TAG-counters" PASS "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events cmds-local=$c_local"
 else
-    res "$TAG-counters" FAIL "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events cmds-local=${c_local:-none} (want cmds 2, ioctls 1, batches 1, errors 0, events >= 1, cmds-local >= 1)"
+    res "$TAG-counters" FAIL "qom-get: cmds=$c_cmds ioctls=$c_ioctls batches=$c_batches errors=$c_errors events=$c_events cmds-local=${c_local:-none} (want cmds 3, ioctls 1, batches 1, errors 0, events >= 1, cmds-local >= 1)"
 fi
 
 # SMMU disabled: GBPA (bypass at reset) decides

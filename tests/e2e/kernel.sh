@@ -11,15 +11,20 @@
 # Cache:  $E2E_CACHE/images/<upstream version>-<sha of the fragment>/Image,
 #         so a second run (or another clone on the machine) does not rebuild.
 #
-# E2E_KERNEL=<upstream version> prefers another version than 7.1.8; when the
-# preferred one is not served, other served versions are tried, newest first.
+# Version: the newest upstream version whose .orig tarball Debian serves and
+# apt can fetch (7.2.8 in 2026-12: 7.3.4 and 7.2.9-7.2.13 are listed but their
+# tarballs are not served).  A version that could not be fetched is not tried
+# again for a day ($E2E_CACHE/unfetchable/<version>), so a warm run goes
+# straight to the cached Image.  E2E_KERNEL=<upstream version> prefers another
+# one (7.1.8 is the second host the e2e is run on); when it is not served,
+# the others are tried, newest first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 frag=$here/l1-kernel.config
 fsha=$(sha256sum "$frag" | cut -c1-12)
-want=${E2E_KERNEL:-7.1.8}
+want=${E2E_KERNEL:-}
 # The nesting uAPI (vIOMMU, vDEVICE, vEVENTQ) is complete from 6.15 on;
 # older kernels cannot pass, so they are not worth a 10-minute build.
 min=6.15
@@ -30,7 +35,8 @@ min=6.15
 required=(ARM_SMMU_V3 IOMMUFD ARM_SMMU_V3_IOMMUFD VFIO_DEVICE_CDEV VFIO_PCI
           KVM PCI_HOST_GENERIC ARM_GIC_V3_ITS SERIAL_AMBA_PL011_CONSOLE
           BLK_DEV_INITRD DEVTMPFS VFIO_MDEV SAMPLE_VFIO_MDEV_MTTY
-          EFI ACPI ACPI_IORT TEGRA241_CMDQV VIRTIO_PCI VIRTIO_BLK HOTPLUG_PCI_PCIE)
+          EFI ACPI ACPI_IORT TEGRA241_CMDQV VIRTIO_PCI VIRTIO_BLK HOTPLUG_PCI_PCIE
+          INET TUN VHOST_NET)
 
 # "<debian version> <orig tarball> <sha256>" for every served `linux`
 # source package, from apt's (signed) Sources indices.
@@ -48,7 +54,7 @@ upstream_of() { sed 's/^linux_\(.*\)\.orig\.tar\.xz$/\1/' <<<"$1"; }
 # Candidate upstream versions: the preferred one first, then the others
 # (>= $min) newest first.
 candidates() {
-    echo "$want"
+    [ -z "$want" ] || echo "$want"
     served | awk '{ print $2 }' | sort -u | while read -r orig; do
         upstream_of "$orig"
     done | sort -rV | while read -r v; do
@@ -61,8 +67,13 @@ candidates() {
 # the archive's sha256.
 fetch() {
     local v=$1 orig=linux_$1.orig.tar.xz line debver sha
+    local mark=$E2E_CACHE/unfetchable/$1
     line=$(served | awk -v o="$orig" '$2 == o' | sort -V | tail -n 1)
     [ -n "$line" ] || { warn "kernel: $orig is not served"; return 1; }
+    if [ -n "$(find "$mark" -mmin -1440 2>/dev/null)" ]; then
+        log "kernel: $orig could not be fetched in the last day; skipped"
+        return 1
+    fi
     read -r debver _ sha <<<"$line"
     mkdir -p "$E2E_DL"
     if [ -f "$E2E_DL/$orig" ] &&
@@ -83,6 +94,7 @@ fetch() {
     fi
     rm -f "$E2E_DL/$orig"
     warn "kernel: could not fetch a verified $orig"
+    mkdir -p "${mark%/*}" && touch "$mark"
     return 1
 }
 
@@ -128,9 +140,10 @@ for v in $(candidates); do
         exit 0
     fi
     fetch "$v" || continue
-    [ "$v" = "$want" ] || warn "kernel: FALLING BACK from $want to $v"
+    [ -z "$want" ] || [ "$v" = "$want" ] ||
+        warn "kernel: FALLING BACK from $want to $v"
     build "$v" "$img"
     echo "$img/Image"
     exit 0
 done
-die "kernel: no usable linux source (wanted $want; deb-src set up by 'make setup'?)"
+die "kernel: no usable linux source (wanted ${want:-the newest}; deb-src set up by 'make setup'?)"

@@ -23,3 +23,5 @@ CONFIG_VIRTIO_PCI=y
 CONFIG_VIRTIO_BLK=y
 CONFIG_VIRTIO_IOMMU=y
 CONFIG_EDU=y
+# the mixed run's virtio-net (vhost=on, ATS) beside them
+CONFIG_VIRTIO_NET=y

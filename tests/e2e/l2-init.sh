@@ -279,6 +279,51 @@ bench_blkup() {
     fi
 }
 
+# ats_enable BDF -> 1 or 0 (the ATS capability's Enable bit), or none
+ats_enable() {
+    cfg=/sys/bus/pci/devices/$1/config off=256
+    while [ "$off" -ge 256 ]; do
+        h=$(od -An -tu4 -j "$off" -N4 "$cfg" 2>/dev/null | tr -d ' ')
+        [ -n "$h" ] && [ "$h" != 0 ] || break
+        if [ $((h & 0xffff)) = 15 ]; then
+            c=$(od -An -tu2 -j $((off + 6)) -N2 "$cfg" | tr -d ' ')
+            echo $(((c >> 15) & 1))
+            return
+        fi
+        off=$(((h >> 20) & 0xffc))
+    done
+    echo none
+}
+
+# vhost_net ROW: the virtio-net (1af4:1041, modern) whose backend in L1 is
+# vhost-net: its driver up, ATS enabled by the SMMU driver, 10.0.3.2/24,
+# and 100 pings of 1400 bytes to L1's end of the tap (10.0.3.1)
+vhost_net() {
+    if ! bdf=$(find_dev 0x1af4:0x1041); then
+        res "$1" FAIL "no virtio-net (1af4:1041) in L2"
+        return
+    fi
+    ifc=$(ls /sys/bus/pci/devices/"$bdf"/virtio*/net 2>/dev/null | head -n 1)
+    t=$(cat "/sys/bus/pci/devices/$bdf/iommu_group/type" 2>/dev/null)
+    ats=$(ats_enable "$bdf")
+    if [ -z "$ifc" ]; then
+        res "$1" FAIL "$bdf: no network interface (virtio_net did not bind?); domain ${t:-none}, ATS enable $ats"
+        return
+    fi
+    ip link set "$ifc" up
+    ip addr add 10.0.3.2/24 dev "$ifc"
+    out=$(ping -c 100 -i 0.05 -W 2 -s 1400 10.0.3.1 2>&1)
+    case $out in
+    *sage:* | *nvalid*) out=$(ping -c 30 -W 2 -s 1400 10.0.3.1 2>&1) ;;
+    esac
+    sum=$(echo "$out" | grep 'packets transmitted')
+    what="$bdf $ifc domain ${t:-none}, ATS enable $ats; ping: ${sum:-$(echo "$out" | tail -n 1)}"
+    case $ats:$sum in
+    1:*" 0% packet loss"*) res "$1" PASS "$what" ;;
+    *) res "$1" FAIL "$what" ;;
+    esac
+}
+
 echo; echo "E2E-L2 READY kernel $(uname -r) at L2 uptime $(up) s"
 while read -r seq cmd arg; do
     case $cmd in
@@ -331,6 +376,7 @@ while read -r seq cmd arg; do
         grep 'arm-smmu-v3.*\(CMDQ error\|event 0x[0-9a-f]* received\)' /tmp/dmesg.churn | tail -n 1 | sed 's/^.*arm-smmu-v3 /E2E-L2 KLOG-LAST /'
         ;;
     state) echo "E2E-L2 STATE edu=$(find_edu || echo none)" ;;
+    vhostnet) vhost_net "$arg" ;;
     cmdqv)
         # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take
         # the vSMMU's CMDQV (the DSDT's NVDA200C)?

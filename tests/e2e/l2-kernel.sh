@@ -30,8 +30,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # container for the edu DMA program (Debian's kernels have no IOMMUFD),
 # vfio-pci for edu, virtio_blk for the stock-driver device, virtio_iommu for
 # `make bench` (the virtio-iommu variant; L2's /init loads it only there),
-# nvme for `make bench`'s multi-page unmaps (loaded there only too).
-WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu nvme)
+# nvme for `make bench`'s multi-page unmaps (loaded there only too),
+# virtio_net for the mixed run's vhost-net device with ATS.
+WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu nvme virtio_net)
 
 top=$E2E_CACHE/l2-kernel
 debs=$top/debs

@@ -7,7 +7,7 @@
 # the assigned edu may reach the host.  Uses l2-run.sh's l2, qom, qmp_cmd,
 # wait_for, src, res, since, up and its variables (d, qlog, dev_*, RP_*).
 # Rows: host-calls, emu-unplug, emu-replug, emu-replug-read,
-# edu-unplug-mixed, emu-dma-alone, edu-replug-mixed.
+# edu-unplug-mixed, emu-dma-alone, edu-replug-mixed, vhost-ats.
 
 # mrow ROW: the result of L2's row ROW as "PASS detail" / "FAIL detail";
 # the row itself is not relayed (mute): l2-mixed.sh reports its own
@@ -188,3 +188,32 @@ else
     *) res edu-replug-mixed FAIL "edu back (${st#E2E-L2 STATE }), $alloc; DMA: $dma" ;;
     esac
 fi
+
+# ---- vhost-ats: vhost-net with ATS behind the accelerated vSMMU ----------
+# L2's SMMU driver enables ATS on the virtio-net (the vSMMU has "ats":"on"):
+# vhost then keeps translations as the device's ATC, asked for through
+# QEMU's translate and dropped on the guest's ATC_INV, which QEMU's SMMU
+# turns into device IOTLB notifications (smmuv3_atc_inval ... told=N).
+# Before that, vhost's device IOTLB notifier was refused with &error_fatal:
+# QEMU exited when L2's virtio_net probed.  100 pings L2 -> L1's tap, each
+# packet's buffers mapped and unmapped by L2's DMA API: a lost ATC_INV
+# leaves vhost a stale translation of a reused IOVA.
+ip link set l2tap0 up 2>/dev/null
+ip addr add 10.0.3.1/24 dev l2tap0 2>/dev/null
+told() { grep -c 'smmuv3_atc_inval.*told=[1-9]' "$d/trace.log"; }
+a0=$(told)
+l2 vhostnet vnet
+mute
+net=$(mrow vnet)
+a1=$(told)
+what="$net; ATC_INVs told to vhost's device IOTLB: $((a1 - a0)) (before: $a0)"
+case $net in
+PASS*)
+    if [ $((a1 - a0)) -gt 0 ]; then
+        res vhost-ats PASS "${what#PASS }"
+    else
+        res vhost-ats FAIL "${what#PASS }: no ATC_INV reached a device IOTLB"
+    fi
+    ;;
+*) res vhost-ats FAIL "${what#FAIL }" ;;
+esac

@@ -46,6 +46,10 @@
 #                 of both edus and the disk, then l2-mixed.sh (host calls,
 #                 hot plug of an emulated device, the assigned edu's unplug
 #                 and re-plug beside the emulated ones), then the leak check
+#                 A virtio-net on rp4 (vhost=on on a tap of L1, ATS on,
+#                 the vSMMU with "ats":"on") gets l2-mixed.sh's vhost-ats
+#                 row: L2's driver enables ATS, vhost caches translations
+#                 as the device's ATC and the guest's ATC_INVs reach it
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
 # msi-poll,
@@ -53,7 +57,8 @@
 # [churn-hotplug, churn-reset,] [inject-<ioctl>..., inject,] exit, leak
 # [, churn-leak]; mixed: also emu-domain, emu-dma, emu-msi, emu-unmap,
 # emu-fault (the emulated edu), host-calls, emu-unplug, emu-replug,
-# emu-replug-read, edu-unplug-mixed, emu-dma-alone, edu-replug-mixed.
+# emu-replug-read, edu-unplug-mixed, emu-dma-alone, edu-replug-mixed,
+# vhost-ats.
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
 Q=/bin/qemu-system-aarch64
@@ -86,6 +91,8 @@ dev_blk='{"driver":"vfio-pci","host":"'$BLKDEV'","iommufd":"iommufd0","id":"blk0
 # outlives a device_del (a -drive would go with its device), and an edu
 dev_vblk='{"driver":"virtio-blk-pci","drive":"l2m-format","id":"vblk0","bus":"rp2","addr":"0x0","disable-legacy":"on","iommu_platform":true}'
 dev_emu='{"driver":"edu","id":"emu0","bus":"rp3","addr":"0x0"}'
+# and a virtio-net with ATS whose backend is vhost-net on L1's tap l2tap0
+dev_vnet='{"driver":"virtio-net-pci","netdev":"l2m-net","id":"vnet0","bus":"rp4","addr":"0x0","disable-legacy":"on","iommu_platform":true,"ats":true,"mac":"52:54:00:12:34:56","romfile":""}'
 # and the root ports they sit on in L2 (pxb-pcie's bus 1)
 RP_EDU=0000:01:00.0 RP_EMU=0000:01:02.0
 l2image=/l2/Image l2append=
@@ -106,13 +113,16 @@ mixed:*)
     # libvirt's form of pxb-pcie, the vSMMU and the root ports (JSON
     # without spaces: one word each)
     topo='-device {"driver":"pxb-pcie","bus_nr":1,"id":"pcie.1","bus":"pcie.0"}
-          -device {"driver":"arm-smmuv3","primary-bus":"pcie.1","id":"smmuv3.1","accel":true}
+          -device {"driver":"arm-smmuv3","primary-bus":"pcie.1","id":"smmuv3.1","accel":true,"ats":"on"}
           -device {"driver":"pcie-root-port","port":8,"chassis":1,"id":"rp1","bus":"pcie.1","addr":"0x0"}
           -device {"driver":"pcie-root-port","port":9,"chassis":2,"id":"rp2","bus":"pcie.1","addr":"0x1"}
           -device {"driver":"pcie-root-port","port":10,"chassis":3,"id":"rp3","bus":"pcie.1","addr":"0x2"}
+          -device {"driver":"pcie-root-port","port":11,"chassis":4,"id":"rp4","bus":"pcie.1","addr":"0x3"}
+          -netdev {"type":"tap","id":"l2m-net","ifname":"l2tap0","script":"no","downscript":"no","vhost":true}
           -blockdev {"driver":"file","filename":"'$d/disk.raw'","node-name":"l2m-storage","read-only":false}
           -blockdev {"node-name":"l2m-format","read-only":false,"driver":"raw","file":"l2m-storage"}
-          -trace enable=smmuv3_accel_viommu_alloc -trace enable=smmuv3_accel_viommu_free' ;;
+          -trace enable=smmuv3_accel_viommu_alloc -trace enable=smmuv3_accel_viommu_free
+          -trace enable=smmuv3_atc_inval' ;;
 *:pxb)
     topo="-device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0
           -device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on
@@ -136,7 +146,7 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -trace enable=smmuv3_accel_block -trace enable=iommufd_cdev_detach_ioas_hwpt \
     -trace enable=iommufd_cdev_attach_ioas_hwpt -D "$d/trace.log"
 [ -z "$BLKDEV" ] || set -- "$@" -device "$dev_blk"
-[ "$STEPS" != mixed ] || set -- "$@" -device "$dev_vblk" -device "$dev_emu"
+[ "$STEPS" != mixed ] || set -- "$@" -device "$dev_vblk" -device "$dev_emu" -device "$dev_vnet"
 echo "=== $TAG: L2 VMM: $Q $*"
 
 t0=$(up)

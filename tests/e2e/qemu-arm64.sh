@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # What the L2 VMM needs: KVM (L1 runs it on KVM), TCG as a fallback, vfio +
 # iommufd (Linux-only, always built), the virt machine's FDT, and the
-# mandatory glib and zlib.  pixman is fetched too, as the brief for the L2
+# mandatory glib and zlib, and vhost-net for the mixed run's virtio-net.  pixman is fetched too, as the brief for the L2
 # stage lists it, though --without-default-features leaves it unused.
 DEV_PKGS=(libglib2.0-dev libpixman-1-dev libfdt-dev zlib1g-dev)
 # Only the virt machine and the devices the e2e uses (l1-qemu-devices.mak,
@@ -42,7 +42,7 @@ DEVICES=$here/l1-qemu-devices.mak
 CONFIGURE=(--cross-prefix=aarch64-linux-gnu- --target-list=aarch64-softmmu
            --without-default-features --without-default-devices
            --with-devices-aarch64=e2e-l1 --disable-debug-info
-           --enable-kvm --enable-tcg
+           --enable-kvm --enable-tcg --enable-vhost-kernel --enable-vhost-net
            --enable-fdt=system --disable-docs --disable-install-blobs
            --disable-download --python="$PYTHON")
 case ${E2E_QEMU_GCOV:-0} in

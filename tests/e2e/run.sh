@@ -124,7 +124,7 @@ L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug unplug-abort replug replug-dma reset-
 L2_MIXED_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
                blk-domain blk-read blk-msix emu-domain emu-dma emu-msi emu-unmap
                emu-fault msi-poll host-calls emu-unplug emu-replug emu-replug-read
-               edu-unplug-mixed emu-dma-alone edu-replug-mixed)
+               edu-unplug-mixed emu-dma-alone edu-replug-mixed vhost-ats)
 # l2-inject.sh's rows (one per ioctl, then the matrix)
 L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
                 inject-vdevice-alloc inject-veventq-alloc inject-attach

@@ -220,8 +220,9 @@ else
     fail veventq-alloc "no IOMMU_VEVENTQ_ALLOC on EVENTQEN: $(since | tr '\n' ';')"
 fi
 
-# 3. One host call per CMD_SYNC batch: CFGI_STE (QEMU's own, the unchanged
-# STE reuses its HWPT), CFGI_CD, TLBI_NH_VA and TLBI_NH_ASID of ASID 1
+# 3. One host call per CMD_SYNC batch: CFGI_STE (the unchanged STE reuses
+# its HWPT; the host gets the CFGI_CD_ALL of the device, see 3a), CFGI_CD,
+# TLBI_NH_VA and TLBI_NH_ASID of ASID 1
 step
 cmd 0x03 $SID                            # CFGI_STE
 cmd 0x05 $SID 1                          # CFGI_CD, SSID 0, leaf
@@ -234,7 +235,7 @@ inv=$(since | grep ' IOMMU_HWPT_INVALIDATE id=')
 ninv=$(count IOMMU_HWPT_INVALIDATE .)
 nalloc=$(count IOMMU_HWPT_ALLOC .)
 case $inv in
-*"n=3 ops=0x05,0x12,0x11 out=3 = 0")
+*"n=4 ops=0x06,0x05,0x12,0x11 out=4 = 0")
     if [ "$ninv" = 1 ] && [ "$cons" = $prod ] && [ "$gerror" = 0 ] && [ "$nalloc" = 0 ]; then
         pass invalidate-batch "CONS=$cons GERROR=0, 1 call: $inv"
     else
@@ -282,6 +283,60 @@ else
 fi
 w32 $((CD + 4)) $(((ASID << 16) | 0x200))
 cmd 0x05 $SID 1; cmd 0x46 0; go
+
+# 3a. CD 0 rewritten (TTB0) with only a CFGI_STE after it, the STE words
+# unchanged: QEMU's model drops the device's STE and CDs together, and so
+# must the host: a CFGI_CD_ALL of the device in the CMD_SYNC's batch, and
+# no new nested HWPT
+w64 $((CD + 8)) 0x40050000
+step
+cmd 0x03 $SID; cmd 0x46 0; go
+cdall=$(first IOMMU_HWPT_INVALIDATE 'n=1 ops=0x06 .*= 0')
+hw=$(count IOMMU_HWPT_ALLOC .)
+if [ -n "$cdall" ] && [ "$hw" = 0 ]; then
+    pass cfgi-ste-cd "CFGI_STE of an unchanged STE after a CD change: ${cdall%% = *} = 0, no HWPT_ALLOC"
+else
+    fail cfgi-ste-cd "CFGI_STE after a CD change: host calls: $(since | tr '\n' ';')"
+fi
+w64 $((CD + 8)) 0x40040000
+cmd 0x05 $SID 1; cmd 0x46 0; go
+
+# 3b. The largest batch a guest can make: a command queue of 2^19 entries
+# (IDR1.CMDQS), full: 2^19 - 1 TLBI_NH_ALLs then a CMD_SYNC, published by
+# one PROD write.  The fake host, as Linux 7.2, refuses a call of more than
+# 2^19 entries with EINVAL: the batch must reach it whole, in one call that
+# succeeds, and the guest's CONS must reach PROD without an error.
+BIG=0x41000000
+w32 "$(reg 0x20)" 0x5                   # CMDQEN off
+w64 "$(reg 0x90)" $((BIG | 19))
+w32 "$(reg 0x98)" 0; w32 "$(reg 0x9c)" 0
+w32 "$(reg 0x20)" 0xd
+q b64write "$(hex $BIG)" $((16 << 19)) "$(python3 -c '
+import base64, sys
+e = bytes([0x10]) + bytes(15)
+sys.stdout.write(base64.b64encode(e * ((1 << 19) - 1) + bytes([0x46]) + bytes(15)).decode())')"
+wrote=$ans
+step
+t0=$SECONDS
+w32 "$(reg 0x98)" $((1 << 19))
+rd "$(reg 0x9c)"; cons=$val
+while [ "$cons" != $((1 << 19)) ] && [ $((SECONDS - t0)) -lt 60 ]; do
+    sleep 0.2; rd "$(reg 0x9c)"; cons=$val
+done
+gerror_active; gerr=$val
+calls=$(count IOMMU_HWPT_INVALIDATE .)
+big=$(first IOMMU_HWPT_INVALIDATE "n=$(((1 << 19) - 1)) .*= 0")
+if [ "$cons" = $((1 << 19)) ] && [ "$gerr" = 0 ] && [ "$calls" = 1 ] &&
+   [ -n "$big" ]; then
+    pass inval-largest "2^19 - 1 TLBI_NH_ALL + CMD_SYNC: CONS $(hex "$cons") in $((SECONDS - t0)) s, one host call: ${big%% ops=*} ... = 0"
+else
+    fail inval-largest "b64write: $wrote; CONS $(hex "$cons"), GERROR active $(hex "$gerr"), $calls host calls: $(since | grep INVALIDATE | cut -c1-120 | tr '\n' ';')"
+fi
+w32 "$(reg 0x20)" 0x5
+w64 "$(reg 0x90)" $((CMDQ | 8))
+w32 "$(reg 0x98)" 0; w32 "$(reg 0x9c)" 0
+w32 "$(reg 0x20)" 0xd
+prod=0
 
 # 4. Host events: three F_TRANSLATIONs written into the vEVENTQ reach the
 # guest's event queue with the vSID
