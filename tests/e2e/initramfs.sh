@@ -101,7 +101,8 @@ fi
 
 # ---- optional: stage 2, L2's kernel, firmware and initramfs -------------
 # E2E_L2_KERNEL=<dir that l2-kernel.sh printed>, E2E_L2_DISK=<the raw image
-# behind L0's virtio-blk>.  L1 gets /l2/Image, /l2/initrd.cpio, AAVMF as
+# behind L0's virtio-blk>, E2E_L2_KERNEL_NEW=<the same for the newest
+# Debian kernel, optional: /l2/Image-new and /l2/initrd-new.cpio>.  L1 gets /l2/Image, /l2/initrd.cpio, AAVMF as
 # /l2/CODE.fd and /l2/VARS.fd (trailing zeros cut off; l2-run.sh grows them
 # back to 64 MiB), the first MiB of that disk as /l2/disk1m.raw (for the
 # disks L1's QEMU emulates), l2-run.sh, l2-bench.sh (`make bench`),
@@ -125,15 +126,23 @@ if [ -n "$l2k" ]; then
         -o "$root/bin/iommufd-reopen" "$here/iommufd-reopen.c" >>"$blog" 2>&1 || {
         cat "$blog" >&2; die "initramfs: building iommufd-reopen failed"; }
     aarch64-linux-gnu-strip "$l2root/bin/edudma" "$root/bin/iommufd-reopen"
-    cp "$l2k"/modules/*.ko "$l2k/load-order" "$l2root/lib/modules/"
     if [ -n "${E2E_L2_DISK:-}" ]; then
         head -c 1048576 "$E2E_L2_DISK" | md5sum | cut -d' ' -f1 >"$l2root/etc/blk.md5"
         # the same MiB for the disks L1's QEMU emulates (l2-run.sh's mixed
         # run, l2-bench.sh's m variants): the same md5 check applies
         head -c 1048576 "$E2E_L2_DISK" >"$root/l2/disk1m.raw"
     fi
-    (cd "$l2root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$root/l2/initrd.cpio"
-    cp "$l2k/Image" "$root/l2/Image"
+    # l2_initrd KERNEL_DIR SUFFIX: /l2/Image$SUFFIX and /l2/initrd$SUFFIX.cpio,
+    # the same initramfs with that kernel's modules
+    l2_initrd() {
+        rm -f "$l2root"/lib/modules/*
+        cp "$1"/modules/*.ko "$1/load-order" "$l2root/lib/modules/"
+        (cd "$l2root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$root/l2/initrd$2.cpio"
+        cp "$1/Image" "$root/l2/Image$2"
+    }
+    l2_initrd "$l2k" ""
+    # E2E_L2_KERNEL_NEW: the newest Debian kernel too (l2-run.sh's full-new)
+    [ -z "${E2E_L2_KERNEL_NEW:-}" ] || l2_initrd "$E2E_L2_KERNEL_NEW" -new
     # the CMDQV run's L2 runs L1's own Image (E2E_L1_IMAGE): Debian's
     # kernels have no TEGRA241_CMDQV
     [ -z "${E2E_L1_IMAGE:-}" ] || cp "$E2E_L1_IMAGE" "$root/l2/Image-cmdqv"
@@ -153,7 +162,7 @@ open(sys.argv[2], "wb").write(data)' "$src" "$root/l2/$fw.fd"
     install -m 0755 "$here/l2-bench.sh" "$root/bin/l2-bench.sh"
     install -m 0644 "$here/l2-inject.sh" "$root/bin/l2-inject.sh"
     install -m 0644 "$here/l2-mixed.sh" "$root/bin/l2-mixed.sh"
-    log "initramfs: + L2: $(cat "$l2k/package") Image $(du -h "$l2k/Image" | cut -f1), initrd $(du -h "$root/l2/initrd.cpio" | cut -f1), AAVMF $(du -ch "$root"/l2/*.fd | tail -n 1 | cut -f1)"
+    log "initramfs: + L2: $(cat "$l2k/package") Image $(du -h "$l2k/Image" | cut -f1), initrd $(du -h "$root/l2/initrd.cpio" | cut -f1), AAVMF $(du -ch "$root"/l2/*.fd | tail -n 1 | cut -f1)${E2E_L2_KERNEL_NEW:+; and $(cat "$E2E_L2_KERNEL_NEW/package")}"
 fi
 
 # Fixed owner and sorted names: the archive depends only on its inputs.

@@ -9,6 +9,15 @@
 # `apt-get download`, never installed, and unpacked with dpkg-deb -x.
 # E2E_L2_KERNEL_PKG=<package>[=<version>] picks another one.
 #
+# E2E_L2_KERNEL_NEWEST=1: the newest Debian arm64 kernel instead, from the
+# binary indices of trixie, trixie-backports, forky and sid, which a
+# private apt state under $E2E_CACHE/l2-kernel/apt reads (the host's apt
+# sources are not touched: nothing may be upgraded from them).  7.3.4 from
+# trixie-backports in 2026-12, split as Debian splits kernels since 7.x:
+# linux-image-<rel> (empty) depends on linux-binary-<rel> (the Image, as
+# /usr/lib/modules/<rel>/vmlinuz), linux-modules-<rel> and linux-base-<rel>
+# (config, modules.builtin); all of them are fetched and unpacked.
+#
 # Output directory ($E2E_CACHE/l2-kernel/<kernel release>/):
 #   Image        the kernel (Debian's arm64 vmlinuz is a plain, EFI-stub
 #                Image; L1's QEMU hands it to UEFI with -kernel)
@@ -37,8 +46,31 @@ WANT=(vfio vfio_iommu_type1 vfio-pci virtio_blk virtio_iommu nvme virtio_net)
 top=$E2E_CACHE/l2-kernel
 debs=$top/debs
 mkdir -p "$debs"
-blog=$E2E_LOGS/l2-kernel.log
+blog=$E2E_LOGS/l2-kernel${E2E_L2_KERNEL_NEWEST:+-newest}.log
 : >"$blog"
+
+# apt-get/apt-cache, on the private indices for E2E_L2_KERNEL_NEWEST
+APT_OPTS=()
+if [ "${E2E_L2_KERNEL_NEWEST:-0}" = 1 ]; then
+    a=$top/apt
+    mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+    mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)\/* *$/\1/p' \
+                 /etc/apt/sources.list.d/smmuv3-accel.sources 2>/dev/null | head -n 1)
+    suites=(trixie trixie-backports forky sid)
+    for su in "${suites[@]}"; do
+        echo "deb [arch=arm64] ${mirror:-http://deb.debian.org/debian} $su main"
+    done >"$a/sources.list"
+    APT_OPTS=(-o Dir::Etc::SourceList="$a/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+              -o Dir::State::Lists="$a/lists" -o Dir::Cache="$a/cache"
+              -o APT::Architectures=arm64 -o Debug::NoLocking=1)
+    # the indices, at most once a day
+    if [ -z "$(find "$a/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+        log "l2-kernel: reading the arm64 indices of ${suites[*]}"
+        timeout 900 apt-get "${APT_OPTS[@]}" update -q >>"$blog" 2>&1 || {
+            tail -n 20 "$blog" >&2; die "l2-kernel: apt-get update of the private indices failed"; }
+    fi
+fi
+apt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
 
 # ---- which package ------------------------------------------------------
 if [ -n "${E2E_L2_KERNEL_PKG:-}" ]; then
@@ -48,15 +80,16 @@ if [ -n "${E2E_L2_KERNEL_PKG:-}" ]; then
 else
     # the newest linux-image-arm64 any configured suite serves, and the
     # versioned image package it depends on
-    meta=$(apt-cache show linux-image-arm64:arm64 2>/dev/null |
-           awk '/^Version:/ { v = $2 } /^Depends:/ { print v "\t" $2 }' |
+    meta=$(apt_cache show linux-image-arm64:arm64 2>/dev/null |
+           awk '/^Version:/ { v = $2 } /^Depends:/ { sub(/^Depends: */, ""); print v "\t" $0 }' |
            sort -V | tail -n 1)
     [ -n "$meta" ] || die "l2-kernel: apt serves no linux-image-arm64:arm64 (run 'make setup'; apt-get update?)"
     ver=${meta%%$'\t'*}
-    pkg=${meta#*$'\t'}
-    pkg=${pkg%%[ ,]*}
+    # the versioned image package among its dependencies
+    pkg=$(tr ',' '\n' <<<"${meta#*$'\t'}" | sed -n 's/^ *\(linux-image-[^ ]*\).*/\1/p' | head -n 1)
+    [ -n "$pkg" ] || die "l2-kernel: linux-image-arm64 $ver depends on no linux-image-* package"
 fi
-[ -n "$ver" ] || ver=$(apt-cache show "$pkg:arm64" 2>/dev/null |
+[ -n "$ver" ] || ver=$(apt_cache show "$pkg:arm64" 2>/dev/null |
                       sed -n 's/^Version: //p' | sort -V | tail -n 1)
 [ -n "$ver" ] || die "l2-kernel: no version of $pkg:arm64 is served"
 fs_ver=${ver//:/%3a}
@@ -72,26 +105,47 @@ if [ -f "$stamp" ] && out=$(cat "$stamp") && [ -f "$out/Image" ] &&
     exit 0
 fi
 
-if [ ! -s "$deb" ]; then
-    log "l2-kernel: downloading $pkg:arm64=$ver"
-    (cd "$debs" && timeout 1200 apt-get download -q "$pkg:arm64=$ver") >>"$blog" 2>&1 || {
-        tail -n 20 "$blog" >&2; die "l2-kernel: apt-get download $pkg:arm64=$ver failed"; }
-fi
-[ -s "$deb" ] || die "l2-kernel: $deb missing after the download"
+# The package, and the parts a split kernel package depends on (exact
+# versions of linux-binary-*, linux-modules-*, linux-base-*)
+parts=("$pkg")
+while read -r dep; do
+    parts+=("$dep")
+done < <(apt_cache show "$pkg:arm64=$ver" 2>/dev/null |
+         sed -n 's/^Depends: //p' | head -n 1 | tr ',' '\n' |
+         sed -n 's/^ *\(linux-\(binary\|modules\|base\)-[^ ]*\) (= .*/\1/p')
+debfiles=()
+for p in "${parts[@]}"; do
+    f=$debs/${p}_${fs_ver}_arm64.deb
+    if [ ! -s "$f" ]; then
+        log "l2-kernel: downloading $p:arm64=$ver"
+        (cd "$debs" && timeout 1200 apt-get "${APT_OPTS[@]}" download -q "$p:arm64=$ver") >>"$blog" 2>&1 || {
+            tail -n 20 "$blog" >&2; die "l2-kernel: apt-get download $p:arm64=$ver failed"; }
+    fi
+    [ -s "$f" ] || die "l2-kernel: $f missing after the download"
+    debfiles+=("$f")
+done
 
 # ---- unpack, pick the modules ------------------------------------------
 x=$top/unpack
 rm -rf "$x"
 mkdir -p "$x"
-dpkg-deb -x "$deb" "$x"
-img=$(find "$x/boot" -name 'vmlinuz-*' | head -n 1)
-[ -n "$img" ] || die "l2-kernel: no /boot/vmlinuz-* in $deb"
-rel=${img##*/vmlinuz-}
+for f in "${debfiles[@]}"; do
+    dpkg-deb -x "$f" "$x"
+done
+img=$(find "$x/boot" -name 'vmlinuz-*' 2>/dev/null | head -n 1 || true)
+if [ -n "$img" ]; then
+    rel=${img##*/vmlinuz-}
+else
+    # split packages: /usr/lib/modules/<rel>/vmlinuz
+    img=$(find "$x/usr/lib/modules" -mindepth 2 -maxdepth 2 -name vmlinuz 2>/dev/null | head -n 1)
+    [ -n "$img" ] || die "l2-kernel: no vmlinuz in ${parts[*]}"
+    rel=$(basename "$(dirname "$img")")
+fi
 mdir=
 for d in "$x/lib/modules/$rel" "$x/usr/lib/modules/$rel"; do
     if [ -d "$d" ]; then mdir=$d; break; fi
 done
-[ -n "$mdir" ] || die "l2-kernel: no modules directory for $rel in $deb"
+[ -n "$mdir" ] || die "l2-kernel: no modules directory for $rel in ${parts[*]}"
 # an arm64 "Image" (not an EFI zboot or gzip container): the magic "ARMd"
 # at offset 56
 [ "$(dd if="$img" bs=1 skip=56 count=4 2>/dev/null)" = ARMd ] ||
@@ -101,7 +155,8 @@ out=$top/$rel
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp/modules"
 cp "$img" "$out.tmp/Image"
-cp "$x/boot/config-$rel" "$out.tmp/config" 2>/dev/null || true
+cp "$x/boot/config-$rel" "$out.tmp/config" 2>/dev/null ||
+    cp "$mdir/config" "$out.tmp/config" 2>/dev/null || true
 
 # name -> file: module names treat '-' and '_' alike
 declare -A file=()
@@ -129,7 +184,7 @@ add() {  # add NAME: its dependencies first, then itself
             echo "l2-kernel: $1 is built in" >>"$blog"
             return 0
         fi
-        die "l2-kernel: module $1 neither in $deb nor built in"
+        die "l2-kernel: module $1 neither in ${parts[*]} nor built in"
     fi
     ko=$out.tmp/modules/$n.ko
     case $f in

@@ -13,6 +13,8 @@
 #   FORM   pxb:   -device pxb-pcie + -device arm-smmuv3,accel=on (libvirt's)
 #          accel: -device arm-smmuv3-accel on pcie.0
 #   STEPS  full:  checks, hot-unplug/re-plug, system_reset, leak check
+#          full-pt: full, L2 booted with iommu.passthrough=1
+#          full-new: full, L2 the newest Debian kernel (/l2/Image-new)
 #          basic: checks only, then the leak check
 #          churn: full, then E2E_CHURN=CYCLES:RESETS[:slow] (run.sh's
 #                 E2E_CHURN): CYCLES hot-unplug/re-plug cycles of edu, each
@@ -61,6 +63,14 @@
 # vhost-ats.
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
+# full-pt, full-new: the full steps, on an L2 booted with
+# iommu.passthrough=1 (identity default domains beside the translated
+# domain of L2's own VFIO), or on the newest Debian kernel (/l2/Image-new)
+l2image=/l2/Image l2initrd=/l2/initrd.cpio l2append=
+case $STEPS in
+full-pt) STEPS=full l2append=" iommu.passthrough=1" ;;
+full-new) STEPS=full l2image=/l2/Image-new l2initrd=/l2/initrd-new.cpio ;;
+esac
 Q=/bin/qemu-system-aarch64
 d=/tmp/$TAG
 rm -rf "$d"
@@ -95,7 +105,6 @@ dev_emu='{"driver":"edu","id":"emu0","bus":"rp3","addr":"0x0"}'
 dev_vnet='{"driver":"virtio-net-pci","netdev":"l2m-net","id":"vnet0","bus":"rp4","addr":"0x0","disable-legacy":"on","iommu_platform":true,"ats":true,"mac":"52:54:00:12:34:56","romfile":""}'
 # and the root ports they sit on in L2 (pxb-pcie's bus 1)
 RP_EDU=0000:01:00.0 RP_EMU=0000:01:02.0
-l2image=/l2/Image l2append=
 case $STEPS:$FORM in
 cmdqv:*)
     # libvirt's line for the vSMMU, with the CMDQV
@@ -138,7 +147,7 @@ set -- $cpu -M virt,gic-version=3 -smp 1 -m 256 \
     -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$d/CODE.fd" \
     -drive if=pflash,format=raw,file="$d/VARS.fd" \
-    -kernel $l2image -initrd /l2/initrd.cpio \
+    -kernel $l2image -initrd $l2initrd \
     -append "console=ttyAMA0 rdinit=/init panic=0 quiet$l2append" \
     -chardev pipe,id=qmp0,path="$qmp" -mon chardev=qmp0,mode=control \
     -object iommufd,id=iommufd0 $topo -device "$dev_edu" \

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Make the e2e's inputs ahead of the run (make check starts this in the
 # background): the host packages, the L1 kernel (kernel.sh), the series'
-# arm64 QEMU (qemu-arm64.sh) and the L2 kernel (l2-kernel.sh).  None of them
+# arm64 QEMU (qemu-arm64.sh) and the L2 kernels (l2-kernel.sh: stock and
+# newest).  None of them
 # needs the x86 build, and each is cached, so run.sh later finds them ready.
 # They run under nice: on a cold machine they fill what the per-patch builds
 # and the qtests leave idle (configure and link steps, single-threaded
@@ -35,4 +36,7 @@ fi
 step kernel "$here/kernel.sh"
 [ -n "${E2E_SKIP_L2_VMM:-}" ] || step qemu-arm64 "$here/qemu-arm64.sh"
 [ "${E2E_L2:-kvm}" = off ] || step l2-kernel "$here/l2-kernel.sh"
+case ${E2E_L2:-kvm} in
+kvm | full) E2E_L2_KERNEL_NEWEST=1 step l2-kernel-new "$here/l2-kernel.sh" ;;
+esac
 exit 0

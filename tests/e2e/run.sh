@@ -133,9 +133,10 @@ L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
 L2_MODE=${E2E_L2:-kvm}
 case $L2_MODE in
 kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
-               l2m:kvm:pxb:mixed) ;;
+               l2m:kvm:pxb:mixed l2p:kvm:pxb:full-pt l2n:kvm:pxb:full-new) ;;
 full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
-                l2m:kvm:pxb:mixed l2tcg:tcg:pxb:full) ;;
+                l2m:kvm:pxb:mixed l2p:kvm:pxb:full-pt l2n:kvm:pxb:full-new
+                l2tcg:tcg:pxb:full) ;;
 inject) L2_SPECS=(l2i:kvm:pxb:inject) ;;
 mixed) L2_SPECS=(l2m:kvm:pxb:mixed) ;;
 off) L2_SPECS=() ;;
@@ -183,7 +184,8 @@ l2_rows() {
     local spec tag steps r
     for spec in "${L2_SPECS[@]}"; do
         tag=${spec%%:*} steps=${spec##*:}
-        if [ "$steps" = full ] || [ "$steps" = churn ]; then
+        if [ "$steps" = full ] || [ "$steps" = full-pt ] || [ "$steps" = full-new ] ||
+           [ "$steps" = churn ]; then
             for r in "${L2_FULL_ROWS[@]}"; do echo "$tag-$r"; done
         elif [ "$steps" = churn1 ]; then
             # edu alone: the full rows without the disk
@@ -336,6 +338,21 @@ else
     else
         row FAIL l2-kernel "see l2-kernel.log"
     fi
+    # full-new runs: the newest Debian arm64 kernel as well
+    case " ${L2_SPECS[*]} " in
+    *:full-new\ *)
+        t=$SECONDS
+        if run_logged l2-kernel-new env E2E_L2_KERNEL_NEWEST=1 "$here/l2-kernel.sh"; then
+            export E2E_L2_KERNEL_NEW
+            E2E_L2_KERNEL_NEW=$(cat "$E2E_OUT/l2-kernel-new.out")
+            tc=no
+            grep -qx 'CONFIG_TEGRA241_CMDQV=y' "$E2E_L2_KERNEL_NEW/config" 2>/dev/null && tc=yes
+            row PASS l2-kernel-new "$(cat "$E2E_L2_KERNEL_NEW/package") (TEGRA241_CMDQV: $tc), modules $(tr '\n' ' ' <"$E2E_L2_KERNEL_NEW/load-order")($(how l2-kernel-new fetched), $((SECONDS - t)) s)"
+        else
+            row FAIL l2-kernel-new "see l2-kernel-new.log"
+        fi
+        ;;
+    esac
 fi
 
 if [ -n "$BENCH" ]; then
