@@ -110,7 +110,7 @@ GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
-            accel-vevent accel-bad-ste accel-ste-legal accel-event-once accel-counters accel-gbpa accel-reset
+            accel-vevent accel-bad-ste accel-ste-legal accel-event-once accel-counters accel-inval-largest accel-gbpa accel-reset
             accel-nobatch-invalidate accel-mdev
             accel-two-vsmmu accel-log-flood)
 

@@ -1376,6 +1376,53 @@ else
 fi
 stop
 
+# The largest batch through a VCMDQ that QEMU runs (an emulated edu behind
+# the vSMMU keeps the queues in QEMU).  With the host's CMDQV, IDR1.CMDQS
+# is capped so that a queue fits a RAM page (256 entries with 4 KiB): the
+# guest asks for LOG2SIZE 19, which counts as IDR1.CMDQS, and fills the
+# queue: 2^CMDQS - 1 TLBI_NH_ASIDs (a guest-owned VINTF takes no
+# TLBI_NH_ALL) of the assigned device's ASID and a CMD_SYNC, one PROD
+# write.  One host call with all of them, the queue's CONS at PROD, no
+# error.
+fresh cmdqv-big
+devargs="-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=2.0
+ -device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,bus=rp0
+ -device edu,addr=3.0,id=edu0"
+launch FAKEHOST_CMDQV=1,1,4 -- ,cmdqv=on
+unset devargs
+smmu_up 8
+# the assigned device (StreamID 0): a stage-1 STE whose CD holds ASID 1
+w32 $CD 0x80000010; w32 $((CD + 4)) $(((ASID << 16) | 0x200)); w64 $((CD + 8)) 0x40040000
+w32 $STRTAB $((CD | 0xb)); w32 $((STRTAB + 4)) 0; w32 $((STRTAB + 8)) 0xd4; w32 $((STRTAB + 12)) 0
+cmd 0x03 0; cmd 0x46 0; go
+rd "$(reg 0x4)"; cmdqs=$(((val >> 21) & 0x1f)); big=$((1 << cmdqs))
+BIGQ=0x41000000
+w32 "$(cqv 0x0)" 1
+w32 "$(cqv 0x200)" 1                    # ALLOC_MAP(0): VINTF 0, queue 0
+w32 "$(cqv 0x1000)" 1                   # VINTF 0 CONFIG: EN
+w64 "$(vpage1 0 0)" $((BIGQ | 19))
+w32 "$(vpage0 0 0x8)" 1
+q b64write "$(hex $BIGQ)" $((16 * big)) "$(python3 -c '
+import base64, struct, sys
+n, asid = int(sys.argv[1]), int(sys.argv[2])
+e = struct.pack("<IIII", 0x11, asid << 16, 0, 0)
+sys.stdout.write(base64.b64encode(e * (n - 1) + bytes([0x46]) + bytes(15)).decode())' "$big" $ASID)"
+wrote=$ans
+step
+w32 "$(vpage0 0 0x4)" "$big"
+rd "$(vpage0 0 0x0)"; vcons=$val
+rd "$(vpage0 0 0x10)"; vgerr=$val
+hwq=$(count IOMMU_HW_QUEUE_ALLOC .)
+calls=$(count IOMMU_HWPT_INVALIDATE .)
+inv=$(first IOMMU_HWPT_INVALIDATE "n=$((big - 1)) .*= 0")
+if [ "$cmdqs" -ge 8 ] && [ "$vcons" = "$big" ] && [ "$vgerr" = 0 ] &&
+   [ "$hwq" = 0 ] && [ "$calls" = 1 ] && [ -n "$inv" ]; then
+    pass cmdqv-inval-largest "IDR1.CMDQS $cmdqs: VCMDQ 0 run by QEMU with LOG2SIZE 19 holds 2^$cmdqs; full of TLBI_NH_ASIDs and a CMD_SYNC: CONS $(hex "$vcons"), one host call: ${inv%% ops=*} ... = 0"
+else
+    fail cmdqv-inval-largest "IDR1.CMDQS $cmdqs; b64write: $wrote; VCMDQ CONS $(hex "$vcons") (want $(hex $big)) GERROR $vgerr, HW queues $hwq, $calls host calls: $(since | grep INVALIDATE | cut -c1-120 | tr '\n' ';')"
+fi
+stop
+
 fresh cmdqv-hotplug
 QMPS=$OUT/qmp-cmdqv-hotplug.sock
 rm -f "$QMPS"
