@@ -382,6 +382,10 @@ while read -r seq cmd arg; do
         ;;
     state) echo "E2E-L2 STATE edu=$(find_edu || echo none)" ;;
     vhostnet) vhost_net "$arg" ;;
+    kmsg)
+        # the kernel's lines matching the basic regex ARG (a FAIL's detail)
+        dmesg | grep -e "$arg" | tail -n 6 | sed 's/^/E2E-L2 KMSG /'
+        ;;
     cmdqv)
         # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take
         # the vSMMU's CMDQV (the DSDT's NVDA200C)?

@@ -37,6 +37,6 @@ step kernel "$here/kernel.sh"
 [ -n "${E2E_SKIP_L2_VMM:-}" ] || step qemu-arm64 "$here/qemu-arm64.sh"
 [ "${E2E_L2:-kvm}" = off ] || step l2-kernel "$here/l2-kernel.sh"
 case ${E2E_L2:-kvm} in
-kvm | full) E2E_L2_KERNEL_NEWEST=1 step l2-kernel-new "$here/l2-kernel.sh" ;;
+kvm | full | new) E2E_L2_KERNEL_NEWEST=1 step l2-kernel-new "$here/l2-kernel.sh" ;;
 esac
 exit 0

@@ -17,7 +17,8 @@
 #
 # Environment:
 #   RESULTS=<file>      also append the rows there (scripts/results.sh format)
-#   E2E_KERNEL=<ver>    preferred L1 kernel (upstream version, default 7.1.8)
+#   E2E_KERNEL=<ver>    preferred L1 kernel (upstream version; default the
+#                       newest whose source apt can fetch, 7.2.8 in 2026-12)
 #   E2E_SKIP_L2_VMM=1   skip the arm64 QEMU cross build and the accel-*
 #                       smoke in L1 (rows reported SKIP)
 #   E2E_BOOT_TIMEOUT=s  L0 run time limit (default 600)
@@ -36,7 +37,7 @@
 #                       deleted first)
 #   E2E_L0_TRACE=EV,... L0's trace events to log (e.g. the emulated host
 #                       SMMU's walks), into logs/l0-guest-errors.log
-#   E2E_L2=kvm|full|inject|mixed|off
+#   E2E_L2=kvm|full|inject|mixed|pt|new|off
 #                       stage 2 (default kvm): L1 runs the series' arm64
 #                       QEMU as a real VMM for L2, a stock Debian kernel
 #                       under UEFI, with edu and virtio-blk from L0 assigned
@@ -52,7 +53,10 @@
 #                       arm-smmuv3,accel=on, l2-mixed.sh); full adds
 #                       l2tcg-* (L2 on TCG inside L1, minutes; `make
 #                       e2e-full`); inject: only l2i-* (`make inject`);
-#                       mixed: only l2m-*; off skips (rows SKIP)
+#                       mixed: only l2m-*; kvm and full also run l2p-*
+#                       (l2-* with L2 booted iommu.passthrough=1) and l2n-*
+#                       (l2-* on the newest Debian arm64 kernel); pt and
+#                       new run only those; off skips (rows SKIP)
 #   E2E_CHURN=C:R[:slow] `make churn`: two L2 runs instead of the others,
 #                       l2-* (edu and virtio-blk) and l2s-* (edu alone, so
 #                       each unplug frees the vEVENTQ and the vIOMMU), each
@@ -139,8 +143,10 @@ full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
                 l2tcg:tcg:pxb:full) ;;
 inject) L2_SPECS=(l2i:kvm:pxb:inject) ;;
 mixed) L2_SPECS=(l2m:kvm:pxb:mixed) ;;
+pt) L2_SPECS=(l2p:kvm:pxb:full-pt) ;;
+new) L2_SPECS=(l2n:kvm:pxb:full-new) ;;
 off) L2_SPECS=() ;;
-*) echo "E2E_L2=$L2_MODE: want kvm, full, inject, mixed or off" >&2; exit 2 ;;
+*) echo "E2E_L2=$L2_MODE: want kvm, full, inject, mixed, pt, new or off" >&2; exit 2 ;;
 esac
 CHURN=${E2E_CHURN:-}
 if [ -n "$CHURN" ]; then
