@@ -226,8 +226,10 @@ else
         # fds) assigned through iommufd, driven over qtest by accel-smoke.sh
         if [ -x /bin/qemu-system-aarch64 ] && [ -x /bin/accel-smoke.sh ]; then
             echo "=== accel-smoke $BDF at L1 uptime $(up) s"
-            timeout 120 /bin/accel-smoke.sh "$BDF"
+            timeout 300 /bin/accel-smoke.sh "$BDF"
             echo "=== accel-smoke exit status $? at L1 uptime $(up) s"
+            # a script that timed out leaves its QEMU holding edu
+            killall qemu-system-aarch64 2>/dev/null && sleep 1
             # the same without batching: one host call per command
             timeout 120 /bin/accel-smoke.sh "$BDF" ",x-accel-batching=off" \
                 accel-nobatch invalidate >/tmp/accel-nobatch.console 2>&1

@@ -180,6 +180,7 @@
                          (0x1fULL << 59))
 #define VSTE1_ALLOWED   (0xffULL | (1ULL << 27) | (3ULL << 28))
 #define INVAL_ENTRY_NUM_MAX     (1U << 19)
+#define INVAL_KMALLOC_MAX       (4U << 20)
 #define VEVENTQ_MAX_DEPTH       (1U << 19)
 /* VFIO's region offsets, as vfio-pci places them */
 #define REGION_SHIFT    40
@@ -1854,6 +1855,15 @@ static int h_hwpt_invalidate(Call *c)
     if (n && (!p || !a->entry_len || a->entry_len > 4096 ||
               n > INVAL_ENTRY_NUM_MAX)) {
         return -EINVAL;
+    }
+    /*
+     * arm-smmu-v3 copies the entries into one kmalloc'd buffer: above
+     * KMALLOC_MAX_SIZE (4 MiB with 4 KiB pages) it fails, and entry_num
+     * goes back as it came (seen on 7.2.8 with 2^19 - 1 entries)
+     */
+    if ((uint64_t)n * 16 > INVAL_KMALLOC_MAX) {
+        a->entry_num = n;
+        return -ENOMEM;
     }
     o = obj_get(ifd, a->hwpt_id, 0);
     if (!o) {
