@@ -444,9 +444,19 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
         [ "$STEPS" != cmdqv ] ||
             kept="; CMDQV vIOMMU attaches since L2 started: $(grep -c 'smmuv3_accel_cmdqv_attach' "$d/trace.log") (want 1)"
         # what L2's kernel said about the slot, for a FAIL
-        pcie_log() { l2 kmsg 'pciehp\|pcieport\|0000:0[12]:00'; src con | grep '^E2E-L2 KMSG' | tail -n 6 | sed 's/^E2E-L2 KMSG //' | tr '\n' ';'; }
+        pcie_log() {
+            l2 kmsg 'pciehp\|pcieport'
+            l2 slots
+            src con | grep '^E2E-L2 KMSG\|^E2E-L2 SLOT\|^E2E-L2 IRQ' | tail -n 12 | sed 's/^E2E-L2 //' | tr '\n' ';'
+        }
+        # and whether powering the slot on from sysfs brings edu
+        by_hand() {
+            l2 slotpower
+            l2 waitedu 10
+            src con | grep '^E2E-L2 SLOTPOWER\|^E2E-L2 STATE' | tail -n 2 | sed 's/^E2E-L2 //' | tr '\n' ';'
+        }
         case $st:$kept in
-        *edu=none*) res replug FAIL "device_add returned, L2 did not see edu: $st; L2's kernel: $(pcie_log)" ;;
+        *edu=none*) res replug FAIL "device_add returned, L2 did not see edu: $st; L2's kernel: $(pcie_log); by hand: $(by_hand)" ;;
         *"(want 1)")
             case $kept in
             *": 1 (want 1)") res replug PASS "device_add edu0: back in L2 (${st#E2E-L2 STATE }), $(since "$t") s$kept" ;;
