@@ -395,14 +395,6 @@ while read -r seq cmd arg; do
         done
         grep -i 'pcie\|aer\|pme' /proc/interrupts | tr -s ' ' | sed 's/^/E2E-L2 IRQ /'
         ;;
-    slotpower)
-        # power on every slot that is off (what pciehp does on presence)
-        for sl in /sys/bus/pci/slots/*; do
-            [ "$(cat "$sl/power" 2>/dev/null)" = 0 ] || continue
-            echo 1 >"$sl/power"
-            echo "E2E-L2 SLOTPOWER ${sl##*/} rc=$? power=$(cat "$sl/power" 2>/dev/null)"
-        done
-        ;;
     cmdqv)
         # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take
         # the vSMMU's CMDQV (the DSDT's NVDA200C)?
