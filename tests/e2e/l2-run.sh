@@ -444,10 +444,11 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
         [ "$STEPS" != cmdqv ] ||
             kept="; CMDQV vIOMMU attaches since L2 started: $(grep -c 'smmuv3_accel_cmdqv_attach' "$d/trace.log") (want 1)"
         # what L2's kernel said about the slot, for a FAIL
+        # (in this shell, not in a $(...): l2 counts its commands in seq)
         pcie_log() {
             l2 kmsg 'pciehp\|pcieport'
             l2 slots
-            src con | grep '^E2E-L2 KMSG\|^E2E-L2 SLOT\|^E2E-L2 IRQ' | tail -n 12 | sed 's/^E2E-L2 //' | tr '\n' ';'
+            PCIE_LOG=$(src con | grep '^E2E-L2 KMSG\|^E2E-L2 SLOT\|^E2E-L2 IRQ' | tail -n 12 | sed 's/^E2E-L2 //' | tr '\n' ';')
         }
         case $st:$kept in
         *edu=none*)
@@ -455,10 +456,12 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
                 # Seen with Debian's 7.3.4 as L2 (6.12 powers the slot
                 # on): the slot shows the card present and its power off,
                 # and L2's pciehp logs no event for it
-                res replug SKIP "known with the newest kernel as L2 (not yet understood): after the hot unplug, L2's pciehp does not power the slot on for the re-plugged edu; seen: $(pcie_log)"
+                pcie_log
+                res replug SKIP "known with the newest kernel as L2 (not yet understood): after the hot unplug, L2's pciehp does not power the slot on for the re-plugged edu; seen: $PCIE_LOG"
                 replug_skipped=yes
             else
-                res replug FAIL "device_add returned, L2 did not see edu: $st; L2's kernel: $(pcie_log)"
+                pcie_log
+                res replug FAIL "device_add returned, L2 did not see edu: $st; L2's kernel: $PCIE_LOG"
             fi ;;
         *"(want 1)")
             case $kept in
