@@ -8,12 +8,15 @@
 # moved through the mapped VINTF page are consumed by L0's CMDQV (CONS
 # moves), with no CMDQV register trap in QEMU and no host call.
 #
-# usage: accel-cmdqv.sh BDF [inject-hw-queue|inject-viommu]
+# usage: accel-cmdqv.sh BDF [inject-hw-queue|inject-viommu|inval-largest]
 # The inject modes run QEMU under the failure-injection library
 # (/lib/e2e-inject.so, inject.c): IOMMU_HW_QUEUE_ALLOC failing once (the
 # guest's queue fails to initialize, QEMU goes on, the guest's next try
 # gets the queue), or the CMDQV vIOMMU's IOMMU_VIOMMU_ALLOC failing
 # (cmdqv=on: QEMU refuses the device at start with the host's answer).
+# inval-largest puts an emulated edu beside the assigned device, so that
+# QEMU runs the guest's VCMDQs (no HW queue), and fills one VCMDQ with the
+# largest batch it can hold (the row accelc-inval-largest).
 # Prints E2E-RESULT accelc-* lines; QEMU's trace goes to /tmp/accelc-trace.log
 # (its stderr beside it), the qtest exchange to /tmp/accelc-qtest.log.
 
@@ -27,9 +30,13 @@ case $MODE in
 "") ;;
 inject-hw-queue) echo "1 IOMMU_HW_QUEUE_ALLOC 1 ENOMEM" >/tmp/$TAG-inject.ctl ;;
 inject-viommu) echo "1 IOMMU_VIOMMU_ALLOC 1 EIO" >/tmp/$TAG-inject.ctl ;;
+inval-largest) ;;
 *) res "$MODE" FAIL "unknown mode"; exit 1 ;;
 esac
-if [ -n "$MODE" ]; then
+emul=
+if [ "$MODE" = inval-largest ]; then
+    emul="-device edu,addr=3.0,id=edu0"
+elif [ -n "$MODE" ]; then
     if [ ! -f /lib/e2e-inject.so ]; then
         res "$MODE" SKIP "no /lib/e2e-inject.so in L1 (it comes with the L2 stage)"
         exit 0
@@ -60,7 +67,7 @@ LD_PRELOAD=$pre E2E_INJECT_CTL=/tmp/$TAG-inject.ctl \
     -chardev pipe,id=qmp0,path=$qmp -mon chardev=qmp0,mode=control \
     -object iommufd,id=ifd0 \
     -device arm-smmuv3,primary-bus=pcie.0,id=smmu0,accel=on,cmdqv=on \
-    -device vfio-pci,host="$BDF",iommufd=ifd0,id=hostdev0,addr=1.0 \
+    -device vfio-pci,host="$BDF",iommufd=ifd0,id=hostdev0,addr=1.0 $emul \
     -trace 'enable=smmuv3_accel_*' -trace 'enable=iommufd_backend_*' \
     -trace 'enable=smmuv3_cmdqv_*' \
     -D "$trace" <"$in" >"$out" 2>"$trace.stderr" &
@@ -154,6 +161,73 @@ if [ "$MODE" = inject-hw-queue ]; then
         res inject-hw-queue PASS "HW queue refused (ENOMEM): the guest's GERROR 0x$(printf %x "$gerror") (CMDQ_INIT_ERR), QEMU running; set up again: $(echo "$hwq" | sed 's/^[^ ]* *//'), STATUS 1"
     else
         res inject-hw-queue FAIL "injected: $(cat /tmp/$TAG-inject.log); GERROR $gerror (want bit 2), QEMU up '$up', then STATUS $st, last alloc '$hwq'; $(tail -n 2 "$trace.stderr" | tr '\n' ' ')"
+    fi
+    exec 3>&-
+    kill $qpid 2>/dev/null
+    wait $qpid 2>/dev/null
+    exit 0
+fi
+
+if [ "$MODE" = inval-largest ]; then
+    # The largest batch through a VCMDQ that QEMU runs: with the host's
+    # CMDQV, IDR1.CMDQS is capped so that a queue fits a page (256
+    # entries).  The guest asks for LOG2SIZE 19 and fills the queue:
+    # 2^CMDQS - 1 TLBI_NH_ASIDs of the ASID that the assigned device's CD
+    # holds (a guest-owned VINTF takes no TLBI_NH_ALL) and a CMD_SYNC, one
+    # PROD write.  The host must take them all in one call and apply
+    # them (done_num = entry_num); CONS reaches PROD with no error.
+    STRTAB=0x40100000 CMDQ=0x40110000 EVTQ=0x40120000 CD=0x40130000
+    TTB=0x40140000 BIGQ=0x41000000 SID=8 ASID=1
+    sreg() { printf '0x%x' $((SMMU + $1)); }
+    srd() { q readl "$(sreg $1)"; sync_q; printf '%d' "$(last)"; }
+    w32() { q writel "$(printf 0x%x $1)" "$2"; }
+    # the assigned device (00:01.0): a stage-1 STE whose CD holds ASID 1
+    w32 $CD 0x80000010; w32 $((CD + 4)) $(((ASID << 16) | 0x200))
+    w32 $((CD + 8)) $TTB; w32 $((CD + 12)) 0
+    a=$((STRTAB + SID * 64))
+    w32 $a $((CD | 0xb)); w32 $((a + 4)) 0; w32 $((a + 8)) 0xd4; w32 $((a + 12)) 0
+    q writeq "$(sreg 0x80)" $STRTAB
+    q writel "$(sreg 0x88)" 8
+    q writeq "$(sreg 0x90)" $((CMDQ | 8))
+    q writeq "$(sreg 0xa0)" $((EVTQ | 7))
+    q writel "$(sreg 0x20)" 0xd
+    w32 $CMDQ 0x03; w32 $((CMDQ + 4)) $SID         # CFGI_STE
+    w32 $((CMDQ + 16)) 0x46                         # CMD_SYNC
+    q writel "$(sreg 0x98)" 2
+    sync_q
+    scons=$(srd 0x9c)
+    nested=$(grep 'iommufd_backend_alloc_hwpt' "$trace" | grep 'hwpt_type=2' | grep -c '(0)')
+    cmdqs=$((($(srd 0x4) >> 21) & 0x1f)); big=$((1 << cmdqs))
+    # the queue, run by QEMU: CMDQV on, queue 0 to VINTF 0, VINTF 0 on
+    wr $CONFIG $(($(rd $CONFIG) | 1))
+    wr $ALLOC_MAP0 1
+    wr $VINTF0 1
+    q writeq "$(at $PAGE1)" $((BIGQ | 19))
+    wr $((PAGE0 + QCONFIG)) 1
+    q memset "$(printf 0x%x $BIGQ)" $((16 * big)) 0
+    i=0
+    while [ $i -lt $((big - 1)) ]; do
+        w32 $((BIGQ + i * 16)) 0x11; w32 $((BIGQ + i * 16 + 4)) $((ASID << 16))
+        i=$((i + 1))
+    done
+    w32 $((BIGQ + i * 16)) 0x46
+    sync_q
+    c_cmds=$(counter x-cmdqv-cmds)
+    before=$(wc -l <"$trace")
+    wr $((PAGE0 + PROD)) "$big"
+    sync_q
+    vcons=$(rd $((PAGE0 + CONS))); vgerr=$(rd $((PAGE0 + GERROR)))
+    n_cmds=$(counter x-cmdqv-cmds)
+    inv=$(since "$before" | grep 'iommufd_backend_invalidate_cache')
+    ninv=$(echo "$inv" | grep -c 'iommufd')
+    full=$(echo "$inv" | grep "entry_num=$((big - 1)) done_num=$((big - 1)) .*(0)")
+    hwq=$(grep -c 'iommufd_backend_alloc_hw_queue' "$trace")
+    if [ "$scons" = 2 ] && [ "$nested" -ge 1 ] && [ "$cmdqs" -ge 8 ] &&
+       [ "$vcons" = "$big" ] && [ "$vgerr" = 0 ] && [ "$hwq" = 0 ] &&
+       [ "$ninv" = 1 ] && [ -n "$full" ] && [ $((n_cmds - c_cmds)) = "$big" ]; then
+        res inval-largest PASS "IDR1.CMDQS $cmdqs: VCMDQ 0 run by QEMU (no HW queue: edu is emulated) with LOG2SIZE 19 holds 2^$cmdqs; $((big - 1)) TLBI_NH_ASIDs + CMD_SYNC: CONS $vcons, GERROR 0, x-cmdqv-cmds +$((n_cmds - c_cmds)), one host call: $(echo "$full" | sed 's/^[^ ]* *//; s/ data_ptr=[^ ]*//')"
+    else
+        res inval-largest FAIL "CMDQ CONS $scons (want 2), nested HWPTs $nested, IDR1.CMDQS $cmdqs; VCMDQ CONS $vcons (want $big) GERROR $vgerr, HW queues $hwq (want 0), x-cmdqv-cmds $c_cmds -> $n_cmds, $ninv host calls (want 1): $(echo "$inv" | sed 's/^[^ ]* *//; s/ data_ptr=[^ ]*//' | head -n 3 | tr '\n' ';') $(tail -n 2 "$trace.stderr" | tr '\n' ' ')"
     fi
     exec 3>&-
     kill $qpid 2>/dev/null

@@ -131,7 +131,7 @@ if grep -q 'e2e_cmdqv=1' /proc/cmdline; then
             echo "=== accel-cmdqv $BDF at L1 uptime $(up) s"
             timeout 120 /bin/accel-cmdqv.sh "$BDF"
             echo "=== accel-cmdqv exit status $? at L1 uptime $(up) s"
-            for m in inject-hw-queue inject-viommu; do
+            for m in inject-hw-queue inject-viommu inval-largest; do
                 timeout 60 /bin/accel-cmdqv.sh "$BDF" $m >/tmp/accelc-$m.console 2>&1
                 grep '^E2E-RESULT' /tmp/accelc-$m.console
             done

@@ -86,7 +86,9 @@
 #                       QEMU, accel-cmdqv.sh: arm-smmuv3,accel=on,cmdqv=on
 #                       on L1's CMDQV (accelc-*: vIOMMU, HW queue, commands
 #                       through the mapped page, errors, reset, and host
-#                       failures of the HW queue and the CMDQV vIOMMU);
+#                       failures of the HW queue and the CMDQV vIOMMU,
+#                       and the largest batch through a VCMDQ that QEMU
+#                       runs);
 #                       only: this run alone
 # To poke at L1 by hand, run logs/l0-cmdline.txt with E2E_L1_APPEND=e2eshell
 # (logs/l1c-l0-cmdline.txt for the CMDQV run).
@@ -232,7 +234,8 @@ for r in "${L2_BASIC_ROWS[@]}" cmdqv-probe cmdqv-host-calls cmdqv-unplug replug 
     L2C_ROWS+=("l2c-$r")
 done
 ACCELC_ROWS=(accelc-viommu accelc-hw-queue accelc-direct accelc-error
-             accelc-reset accelc-exit accelc-inject-hw-queue accelc-inject-viommu)
+             accelc-reset accelc-exit accelc-inject-hw-queue accelc-inject-viommu
+             accelc-inval-largest)
 
 # ---- result rows: kept in order, printed as a table at the end ----------
 ROWS=()
