@@ -40,7 +40,14 @@
 # ioctl's return and to the trap's return (median and 99th percentile,
 # from QEMU's trace timestamps in L1 during a traced repeat).
 #
+# Every variant runs on each L1 kernel of BENCH_KERNELS, one L0 boot per
+# kernel, one after the other; the table has a row per variant and kernel
+# and the ratios and targets are given per kernel.
+#
 # Environment:
+#   BENCH_KERNELS=newest,7.1.8  the L1 kernels (E2E_KERNEL of run.sh;
+#                            newest: kernel.sh's default, the newest Debian
+#                            linux whose source apt can fetch)
 #   BENCH_VARIANTS=a,a-nomsi,...  which variants, in this order
 #   BENCH_IO=BS:COUNT[,...]  the workloads (dd bs=BS count=COUNT), each run
 #                            on every variant
@@ -48,20 +55,45 @@
 #                            wall time is the fastest, the counts are the
 #                            first run's
 #   BENCH_DISK_MB=n          L0's disk size (the reads must fit)
-# Logs: .check/bench/logs/ (console.log is L1's serial console, L2's
-# console and QMP in its L2| and L2-qmp| lines).
+# Logs: .check/bench/<kernel>/logs/ (console.log is L1's serial console,
+# L2's console and QMP in its L2| and L2-qmp| lines).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export E2E_OUT=${E2E_OUT:-$(cd "$here/../.." && pwd)/.check/bench}
+out=${E2E_OUT:-$(cd "$here/../.." && pwd)/.check/bench}
+export E2E_OUT=$out
 . "$here/lib.sh"
 
 VARIANTS=${BENCH_VARIANTS:-a,a-nomsi,b,c,d,e,a-k,d-k,a-lazy,c-lazy,d-lazy,a-nvme,b-nvme,m,m-off}
 IO=${BENCH_IO:-4096:4000,65536:1000}
+KERNELS=${BENCH_KERNELS:-newest,7.1.8}
 t0=$SECONDS
-E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
-    "$here/run.sh"
-rc=$?
-console=$E2E_LOGS/console.log
+rc=0
+KVER=()          # the L1 kernel each run booted (from its console)
+for kern in ${KERNELS//,/ }; do
+    kout=$out/$kern
+    mkdir -p "$kout"
+    want=$kern
+    [ "$kern" != newest ] || want=
+    log "bench: L1 kernel $kern"
+    E2E_OUT=$kout E2E_KERNEL=$want E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO \
+        E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
+        "$here/run.sh"
+    r=$?
+    [ "$r" = 0 ] || rc=$r
+    v=$(grep -a -m1 -o 'Linux version [^ ]*' "$kout/logs/console.log" 2>/dev/null | cut -d' ' -f3)
+    KVER+=("${v:-$kern?}")
+done
+LOGDIRS=()
+for kern in ${KERNELS//,/ }; do
+    LOGDIRS+=("$out/$kern/logs")
+done
+# use K: read the K-th kernel's logs
+use() {
+    console=${LOGDIRS[$1]}/console.log
+    l0trace=${LOGDIRS[$1]}/l0-guest-errors.log
+    kv=${KVER[$1]}
+}
+use 0
 
 name() {
     local m=
@@ -98,7 +130,6 @@ has() { case ",$VARIANTS," in *",$1,"*) return 0 ;; esac; return 1; }
 # vintf K: "GUEST L1 PAIRS": the commands L0's CMDQV consumed from L2's
 # VINTF (any but 0) and from L1's own (VINTF 0) between the K-th pair of
 # l2-bench.sh's markers (e's counted runs, one a workload, in order)
-l0trace=$E2E_LOGS/l0-guest-errors.log
 vintf() {
     awk -v k="$1" '
         /pci_cfg_write .*@0x3c <- 0xc5$/ { pair++; on = (pair == k) }
@@ -139,16 +170,18 @@ lt() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x ~ /^[0-9.]+$/ && x < y) }' && e
 
 k=0
 echo
-echo "== bench: $(date -u '+%Y-%m-%d %H:%M UTC'), L2 wall time of dd iflag=direct, fastest of ${BENCH_REPEAT:-3} (logs: $E2E_LOGS) =="
+echo "== bench: $(date -u '+%Y-%m-%d %H:%M UTC'), L2 wall time of dd iflag=direct, fastest of ${BENCH_REPEAT:-3}, L1 kernels ${KVER[*]} (logs: $out/<kernel>/logs) =="
 for w in ${IO//,/ }; do
     bs=${w%%:*} n=${w#*:}
     echo
     echo "-- dd bs=$bs count=$n ($((bs * n / 1048576)) MiB, $n requests)"
-    printf '  %-30s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s\n' variant "wall s" MiB/s "guest inv" "guest map" "host ioc" batches "traps P/C/O" trp/bt cmd/bt ioc/bt
+    printf '  %-30s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s\n' variant "L1 kernel" "wall s" MiB/s "guest inv" "guest map" "host ioc" batches "traps P/C/O" trp/bt cmd/bt ioc/bt
     for v in ${VARIANTS//,/ }; do
+      for ki in "${!KVER[@]}"; do
+        use "$ki"
         secs=$(field "$v" "$bs" secs)
         if ! num "$secs"; then
-            printf '  %-30s %s\n' "$(name "$v")" "not run (see its bench-$v-* rows above)"
+            printf '  %-30s %-14s %s\n' "$(name "$v")" "$kv" "not run (see its bench-$v-* rows above)"
             continue
         fi
         bytes=$(field "$v" "$bs" bytes) cmds=$(field "$v" "$bs" cmds)
@@ -161,11 +194,15 @@ for w in ${IO//,/ }; do
             traps="$pr/$co/$ot"
             tpb=$(div "$((pr + co + ot))" "$bat" %.2f)
         fi
-        printf '  %-30s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s%s\n' "$(name "$v")" "$secs" "$mibs" \
+        printf '  %-30s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s%s\n' "$(name "$v")" "$kv" "$secs" "$mibs" \
             "$cmds" "$maps" "$ioc" "$bat" "$traps" "$tpb" "$(div "$cmds" "$bat" %.2f)" \
             "$(div "$ioc" "$bat" %.2f)" "${ts:+  (counts from a traced repeat: $ts s)}"
+      done
     done
     k=$((k + 1))
+    for ki in "${!KVER[@]}"; do
+    use "$ki"
+    [ "${#KVER[@]}" = 1 ] || echo "  on L1 $kv:"
     if has e && num "$(field e "$bs" secs)"; then
         read -r eg eh epairs < <(vintf "$k")
         echo "  (e: L0's CMDQV consumed $eg commands from L2's VINTF over the counted run, TLBIs and CMD_SYNCs, and $eh from L1's own; QEMU forwarded $(field e "$bs" cmds) and made $(field e "$bs" ioctls) host ioctls)"
@@ -225,17 +262,21 @@ for w in ${IO//,/ }; do
         target "multi-command: host ioctls per command <= 1/8" "$(le "$ipc" 0.125)" "$ipc"
         num "$arb" && target "multi-command: batched wall <= 0.8 of unbatched" "$(le "$arb" 0.8)" "$arb"
     fi
+    done
 done
 echo
 echo "-- QEMU's time per trapped CMD_SYNC batch (us, L1's clock; a traced repeat of the first workload)"
-printf '  %-30s %7s %17s %17s %17s %17s\n' variant batches "exit>SYNC p50/99" "SYNC>ioctl p50/99" "exit>ioctl p50/99" "exit>return p50/99"
+printf '  %-30s %-14s %7s %17s %17s %17s %17s\n' variant "L1 kernel" batches "exit>SYNC p50/99" "SYNC>ioctl p50/99" "exit>ioctl p50/99" "exit>return p50/99"
 for v in ${VARIANTS//,/ }; do
-    n=$(lfield "$v" n)
-    num "$n" || continue
-    printf '  %-30s %7s %17s %17s %17s %17s\n' "$(name "$v")" "$n" "$(lfield "$v" sync50)/$(lfield "$v" sync99)" \
-        "$(lfield "$v" host50)/$(lfield "$v" host99)" "$(lfield "$v" ioctl50)/$(lfield "$v" ioctl99)" \
-        "$(lfield "$v" ret50)/$(lfield "$v" ret99)"
+    for ki in "${!KVER[@]}"; do
+        use "$ki"
+        n=$(lfield "$v" n)
+        num "$n" || continue
+        printf '  %-30s %-14s %7s %17s %17s %17s %17s\n' "$(name "$v")" "$kv" "$n" "$(lfield "$v" sync50)/$(lfield "$v" sync99)" \
+            "$(lfield "$v" host50)/$(lfield "$v" host99)" "$(lfield "$v" ioctl50)/$(lfield "$v" ioctl99)" \
+            "$(lfield "$v" ret50)/$(lfield "$v" ret99)"
+    done
 done
 echo
-echo "bench: $((SECONDS - t0)) s in all; run.sh exit status $rc"
+echo "bench: $((SECONDS - t0)) s in all; run.sh exit status $rc (the last that failed, or 0)"
 exit "$rc"
