@@ -394,6 +394,21 @@ while read -r seq cmd arg; do
             echo "E2E-L2 SLOT ${sl##*/} $(cat "$sl/address") power=$(cat "$sl/power" 2>/dev/null) adapter=$(cat "$sl/adapter" 2>/dev/null)"
         done
         grep -i 'pcie\|aer\|pme' /proc/interrupts | tr -s ' ' | sed 's/^/E2E-L2 IRQ /'
+        # each hotplug port's Slot Control and Slot Status (PCIe
+        # capability + 0x18, + 0x1a), read from its config space
+        for f in /sys/bus/pci/devices/*; do
+            [ "$(cat "$f/class")" = 0x060400 ] || continue
+            p=$(od -An -tu1 -j 52 -N 1 "$f/config" | tr -d ' ')
+            while [ -n "$p" ] && [ "$p" != 0 ]; do
+                if [ "$(od -An -tu1 -j "$p" -N 1 "$f/config" | tr -d ' ')" = 16 ]; then
+                    cap=$(od -An -tu2 -j $((p + 2)) -N 2 "$f/config" | tr -d ' ')
+                    [ $((cap & 0x100)) = 0 ] && break       # no slot
+                    echo "E2E-L2 SLOTREG ${f##*/} sltctl=$(printf 0x%x "$(od -An -tu2 -j $((p + 0x18)) -N 2 "$f/config" | tr -d ' ')") sltsta=$(printf 0x%x "$(od -An -tu2 -j $((p + 0x1a)) -N 2 "$f/config" | tr -d ' ')")"
+                    break
+                fi
+                p=$(od -An -tu1 -j $((p + 1)) -N 1 "$f/config" | tr -d ' ')
+            done
+        done
         ;;
     cmdqv)
         # the CMDQV run's L2 (l2-run.sh's cmdqv steps): did the driver take

@@ -430,6 +430,13 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ]; then
 fi
 # the re-plug of edu (cmdqv: after cmdqv-unplug) and the system_reset
 if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
+    # the hotplug ports' registers before the re-plug (for the newest
+    # kernel's SKIP below)
+    PRE_SLOTS=
+    if [ "$l2image" = /l2/Image-new ]; then
+        l2 slots
+        PRE_SLOTS=$(src con | grep '^E2E-L2 SLOTREG' | tail -n 4 | sed 's/^E2E-L2 SLOTREG //' | tr '\n' ';')
+    fi
     t=$(up)
     nret=$(grep -c '"return"' "$qlog")
     qmp_cmd '{"execute":"device_add","arguments":'"$dev_edu"'}'
@@ -448,7 +455,7 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
         pcie_log() {
             l2 kmsg 'pciehp\|pcieport'
             l2 slots
-            PCIE_LOG=$(src con | grep '^E2E-L2 KMSG\|^E2E-L2 SLOT\|^E2E-L2 IRQ' | tail -n 12 | sed 's/^E2E-L2 //' | tr '\n' ';')
+            PCIE_LOG=$(src con | grep '^E2E-L2 KMSG\|^E2E-L2 SLOT\|^E2E-L2 IRQ' | tail -n 16 | sed 's/^E2E-L2 //' | tr '\n' ';')
         }
         case $st:$kept in
         *edu=none*)
@@ -457,7 +464,7 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
                 # on): the slot shows the card present and its power off,
                 # and L2's pciehp logs no event for it
                 pcie_log
-                res replug SKIP "known with the newest kernel as L2 (not yet understood): after the hot unplug, L2's pciehp does not power the slot on for the re-plugged edu; seen: $PCIE_LOG"
+                res replug SKIP "known with the newest kernel as L2 (not yet understood): after the hot unplug, L2's pciehp does not power the slot on for the re-plugged edu; ports before the re-plug: $PRE_SLOTS seen after: $PCIE_LOG"
                 replug_skipped=yes
             else
                 pcie_log
