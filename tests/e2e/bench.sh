@@ -48,6 +48,8 @@
 #   BENCH_KERNELS=newest,7.1.8  the L1 kernels (E2E_KERNEL of run.sh;
 #                            newest: kernel.sh's default, the newest Debian
 #                            linux whose source apt can fetch)
+#   BENCH_TABLE_ONLY=1       print the table of the logs there are, run
+#                            nothing
 #   BENCH_VARIANTS=a,a-nomsi,...  which variants, in this order
 #   BENCH_IO=BS:COUNT[,...]  the workloads (dd bs=BS count=COUNT), each run
 #                            on every variant
@@ -74,12 +76,14 @@ for kern in ${KERNELS//,/ }; do
     mkdir -p "$kout"
     want=$kern
     [ "$kern" != newest ] || want=
-    log "bench: L1 kernel $kern"
-    E2E_OUT=$kout E2E_KERNEL=$want E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO \
-        E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
-        "$here/run.sh"
-    r=$?
-    [ "$r" = 0 ] || rc=$r
+    if [ -z "${BENCH_TABLE_ONLY:-}" ]; then
+        log "bench: L1 kernel $kern"
+        E2E_OUT=$kout E2E_KERNEL=$want E2E_BENCH=$VARIANTS E2E_BENCH_IO=$IO \
+            E2E_BENCH_REPEAT=${BENCH_REPEAT:-3} E2E_BENCH_DISK_MB=${BENCH_DISK_MB:-1024} \
+            "$here/run.sh"
+        r=$?
+        [ "$r" = 0 ] || rc=$r
+    fi
     v=$(grep -a -m1 -o 'Linux version [^ ]*' "$kout/logs/console.log" 2>/dev/null | cut -d' ' -f3)
     KVER+=("${v:-$kern?}")
 done
@@ -175,13 +179,13 @@ for w in ${IO//,/ }; do
     bs=${w%%:*} n=${w#*:}
     echo
     echo "-- dd bs=$bs count=$n ($((bs * n / 1048576)) MiB, $n requests)"
-    printf '  %-30s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s\n' variant "L1 kernel" "wall s" MiB/s "guest inv" "guest map" "host ioc" batches "traps P/C/O" trp/bt cmd/bt ioc/bt
+    printf '  %-40s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s\n' variant "L1 kernel" "wall s" MiB/s "guest inv" "guest map" "host ioc" batches "traps P/C/O" trp/bt cmd/bt ioc/bt
     for v in ${VARIANTS//,/ }; do
       for ki in "${!KVER[@]}"; do
         use "$ki"
         secs=$(field "$v" "$bs" secs)
         if ! num "$secs"; then
-            printf '  %-30s %-14s %s\n' "$(name "$v")" "$kv" "not run (see its bench-$v-* rows above)"
+            printf '  %-40s %-14s %s\n' "$(name "$v")" "$kv" "not run (see its bench-$v-* rows above)"
             continue
         fi
         bytes=$(field "$v" "$bs" bytes) cmds=$(field "$v" "$bs" cmds)
@@ -194,7 +198,7 @@ for w in ${IO//,/ }; do
             traps="$pr/$co/$ot"
             tpb=$(div "$((pr + co + ot))" "$bat" %.2f)
         fi
-        printf '  %-30s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s%s\n' "$(name "$v")" "$kv" "$secs" "$mibs" \
+        printf '  %-40s %-14s %7s %7s %8s %8s %8s %8s %17s %6s %6s %6s%s\n' "$(name "$v")" "$kv" "$secs" "$mibs" \
             "$cmds" "$maps" "$ioc" "$bat" "$traps" "$tpb" "$(div "$cmds" "$bat" %.2f)" \
             "$(div "$ioc" "$bat" %.2f)" "${ts:+  (counts from a traced repeat: $ts s)}"
       done
@@ -266,13 +270,13 @@ for w in ${IO//,/ }; do
 done
 echo
 echo "-- QEMU's time per trapped CMD_SYNC batch (us, L1's clock; a traced repeat of the first workload)"
-printf '  %-30s %-14s %7s %17s %17s %17s %17s\n' variant "L1 kernel" batches "exit>SYNC p50/99" "SYNC>ioctl p50/99" "exit>ioctl p50/99" "exit>return p50/99"
+printf '  %-40s %-14s %7s %17s %17s %17s %17s\n' variant "L1 kernel" batches "exit>SYNC p50/99" "SYNC>ioctl p50/99" "exit>ioctl p50/99" "exit>return p50/99"
 for v in ${VARIANTS//,/ }; do
     for ki in "${!KVER[@]}"; do
         use "$ki"
         n=$(lfield "$v" n)
         num "$n" || continue
-        printf '  %-30s %-14s %7s %17s %17s %17s %17s\n' "$(name "$v")" "$kv" "$n" "$(lfield "$v" sync50)/$(lfield "$v" sync99)" \
+        printf '  %-40s %-14s %7s %17s %17s %17s %17s\n' "$(name "$v")" "$kv" "$n" "$(lfield "$v" sync50)/$(lfield "$v" sync99)" \
             "$(lfield "$v" host50)/$(lfield "$v" host99)" "$(lfield "$v" ioctl50)/$(lfield "$v" ioctl99)" \
             "$(lfield "$v" ret50)/$(lfield "$v" ret99)"
     done
