@@ -461,10 +461,14 @@ if [ "$STEPS" = full ] || [ "$STEPS" = churn ] || [ "$STEPS" = cmdqv ]; then
         *edu=none*)
             if [ "$l2image" = /l2/Image-new ]; then
                 # Seen with Debian's 7.3.4 as L2 (6.12 powers the slot
-                # on): the slot shows the card present and its power off,
-                # and L2's pciehp logs no event for it
+                # on): once it powered the slot off, L2's pciehp leaves
+                # the port's Hot-Plug Interrupt Enable clear (Slot Control
+                # 0x7d1: HPIE and PDCE 0, ABPE and CCIE 1), so the re-plug's
+                # Attention Button Pressed and Presence Detect Changed,
+                # which QEMU sets (Slot Status 0x49), raise no interrupt,
+                # as the PCIe spec says; the guest kernel's choice
                 pcie_log
-                res replug SKIP "known with the newest kernel as L2 (not yet understood): after the hot unplug, L2's pciehp does not power the slot on for the re-plugged edu; ports before the re-plug: $PRE_SLOTS seen after: $PCIE_LOG"
+                res replug SKIP "the newest kernel as L2 leaves the powered-off slot's Hot-Plug Interrupt Enable (Slot Control bit 5) clear, so the re-plug's events raise no interrupt and edu stays off; ports before the re-plug: $PRE_SLOTS seen after: $PCIE_LOG"
                 replug_skipped=yes
             else
                 pcie_log
