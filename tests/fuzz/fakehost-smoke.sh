@@ -1662,6 +1662,86 @@ for a in 1 0; do
     done
 done
 
+# 16. The guest's PASID and ATS capabilities of an assigned device: vfio
+# makes up a PASID capability (the host kernel hides the device's) behind
+# a vSMMU with substreams, where the host IOMMU gives the device PASIDs,
+# at the top of the extended space or where x-vpasid-cap-offset says; ATS
+# is shown (ats=auto) only where the host says it can use it
+ECAM=0x3f000000
+cfg() { echo $((ECAM + ($1 << 20) + ($2 << 12) + $3)); }   # BUS DEVFN OFF
+PASID_IDR=0x0d44101b,0x02730210,0,0x00001414,0,0x00000074  # SSIDSIZE 8
+vfdev="-device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0"
+# ext_caps: $caps, the guest's extended capabilities of 00:01.0, ID@OFF
+ext_caps() {
+    local off=0x100 n=0
+    caps=
+    while [ $n -lt 64 ]; do
+        rd "$(cfg 0 8 $off)"
+        [ "$val" = -1 ] || [ "$val" = 0 ] && break
+        caps="$caps $(hex $((val & 0xffff)))@$(hex $off)"
+        off=$(((val >> 20) & 0xffc))
+        [ $off = 0 ] && break
+        n=$((n + 1))
+    done
+    caps=${caps# }
+}
+# capcase NAME WANT [VAR=VALUE...] -- [SMMU PROPS]: QEMU with $devargs;
+# the guest's capabilities must read WANT
+capcase() {
+    local name=$1 want=$2
+    shift 2
+    fresh "$name"
+    launch "$@"
+    ext_caps
+    if [ "$caps" = "$want" ]; then
+        pass "$name" "extended capabilities: ${caps:-none}"
+    else
+        fail "$name" "extended capabilities '${caps:-none}', want '${want:-none}': $(tail -n 3 "$err" | tr '\n' ' ')"
+    fi
+}
+devargs=$vfdev
+capcase pasid-cap-auto "0x1b@0x100" FAKEHOST_IDR=$PASID_IDR FAKEHOST_MAX_PASID=8 --
+rd "$(cfg 0 8 0x104)"; capreg=$val
+q writew "$(hex "$(cfg 0 8 0x106)")" 0x1
+rd "$(cfg 0 8 0x104)"; after=$val
+if [ $(((capreg >> 8) & 0x1f)) = 8 ] && [ $((after >> 16)) = 1 ]; then
+    pass pasid-cap-width "PASID capability register $(hex "$capreg"): 8 bits, the host's max_pasid_log2; Enable written reads back (emulated)"
+else
+    fail pasid-cap-width "capability register $(hex "$capreg"), after enabling $(hex "$after")"
+fi
+stop
+capcase pasid-cap-top "0xf@0x100 0x1b@0xff8" FAKEHOST_IDR=$PASID_IDR \
+    FAKEHOST_MAX_PASID=8 FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100 --
+stop
+capcase pasid-cap-below "0xf@0x100 0xb@0xff8 0x1b@0xff0" FAKEHOST_IDR=$PASID_IDR \
+    FAKEHOST_MAX_PASID=8 FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100,0x0b@0xff8 --
+stop
+capcase pasid-cap-no-substreams "" FAKEHOST_MAX_PASID=8 --
+stop
+capcase pasid-cap-host-none "" FAKEHOST_IDR=$PASID_IDR --
+stop
+capcase pasid-cap-hidden-head "0x1b@0x100" FAKEHOST_IDR=$PASID_IDR \
+    FAKEHOST_MAX_PASID=8 FAKEHOST_EXT_CAPS=0@0x100,0x0f@0x108 --
+stop
+devargs="$vfdev,x-vpasid-cap-offset=0x200"
+capcase pasid-cap-offset "0xf@0x100 0x1b@0x200" FAKEHOST_IDR=$PASID_IDR \
+    FAKEHOST_MAX_PASID=8 FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100 --
+stop
+# libvirt's form: the hostdev as JSON, the offset a number; the guest
+# sees an empty head (no other extended capability) pointing to it
+devargs='-device {"driver":"vfio-pci","fd":"20","iommufd":"iommufd0","id":"hostdev0","bus":"pcie.0","addr":"0x1","x-vpasid-cap-offset":3584}'
+capcase pasid-cap-libvirt "0x0@0x100 0x1b@0xe00" FAKEHOST_IDR=$PASID_IDR FAKEHOST_MAX_PASID=8 --
+stop
+devargs=$vfdev
+capcase ats-auto-hidden "" FAKEHOST_EXT_CAPS=0x0f@0x100 --
+stop
+capcase ats-auto-shown "0xf@0x100" FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100 --
+stop
+devargs="$vfdev,ats=off"
+capcase ats-off "" FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100 --
+stop
+unset devargs
+
 # 14. What QEMU refuses at start, with the reason: each a QEMU of its own
 # refused NAME 'MESSAGE' [VAR=VALUE...] -- [QEMU ARGS]: QEMU must exit
 # non-zero, saying MESSAGE
@@ -1699,6 +1779,16 @@ refused two-host-smmus "it is behind another host SMMU than the devices of arm-s
     FAKEHOST_VFIO_FD=20,23 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_VFIO_SMMU=0,1 -- \
     -object iommufd,id=iommufd0,fd=21 $dev1 \
     -device vfio-pci,fd=23,iommufd=iommufd0,id=hostdev1,addr=2.0
+refused vpasid-clash "x-vpasid-cap-offset=0x104: the PASID capability would overlap the capability at 0x100" \
+    FAKEHOST_VFIO_FD=20 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_IDR=$PASID_IDR \
+    FAKEHOST_MAX_PASID=8 FAKEHOST_HW_CAPS=0 FAKEHOST_EXT_CAPS=0x0f@0x100 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1,x-vpasid-cap-offset=0x104
+refused ats-on-host "ats=on, but the host IOMMU cannot use ATS on the device" \
+    FAKEHOST_VFIO_FD=20 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_EXT_CAPS=0x0f@0x100 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1,ats=on
+refused ats-on-no-cap "ats=on, but the device shows no ATS capability" \
+    FAKEHOST_VFIO_FD=20 FAKEHOST_IOMMUFD_FD=21 FAKEHOST_HW_CAPS=0 -- \
+    -object iommufd,id=iommufd0,fd=21 $dev1,ats=on
 refused only-migratable "arm-smmuv3 'smmu0' with accel=on cannot be migrated" -- \
     -only-migratable
 

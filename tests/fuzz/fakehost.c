@@ -34,7 +34,9 @@
  *     kernel reported for QEMU's own emulated SMMU (doc §1.2), which fit
  *     what the vSMMU advertises; $FAKEHOST_IDR="idr0,...,idr5[,iidr,aidr]"
  *     and $FAKEHOST_HW_CAPS (out_capabilities, default 0x8: no ATS)
- *     replace them; $FAKEHOST_HW_TYPE=T answers type T instead (1: an
+ *     replace them, $FAKEHOST_MAX_PASID sets out_max_pasid_log2 (default
+ *     0), and $FAKEHOST_EXT_CAPS gives the devices extended capabilities
+ *     (see dev_ext_caps()); $FAKEHOST_HW_TYPE=T answers type T instead (1: an
  *     Intel VT-d), with zeroed data.
  *   - $FAKEHOST_IOMMUFD_FD and $FAKEHOST_VFIO_FD take lists (N,N2...): more
  *     iommufds, more devices.  $FAKEHOST_VFIO_SMMU=I[,I2...] puts the
@@ -285,6 +287,7 @@ static uint32_t hw_idr[8] = {
     0x0d44101b, 0x02730010, 0, 0x00001414, 0, 0x00000074, 0, 1,
 };
 static uint64_t hw_caps = IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED;
+static uint8_t hw_max_pasid_log2;
 static uint32_t hw_type = IOMMU_HW_INFO_TYPE_ARM_SMMUV3;
 /* a vEVENTQ was ever made: before that, the libc wrappers pass through */
 static bool veventq_seen;
@@ -655,6 +658,32 @@ static void cfg_put(FakeDev *d, int off, int len, uint32_t val, uint32_t wmask)
     }
 }
 
+/*
+ * $FAKEHOST_EXT_CAPS="ID@OFF[,ID@OFF...]": extended capabilities, chained
+ * in that order, each a header and one non-zero register; ID 0 is a
+ * capability the host kernel hides (all zeros but the next pointer).
+ */
+static void dev_ext_caps(FakeDev *d, const char *s)
+{
+    unsigned id, off, prev = 0;
+    int n;
+
+    while (s && *s && sscanf(s, "%i@%i%n", &id, &off, &n) == 2 &&
+           off >= 0x100 && off <= 0xff8 && !(off & 3)) {
+        if (prev) {
+            uint32_t h = d->cfg[prev] | d->cfg[prev + 1] << 8 |
+                         d->cfg[prev + 2] << 16 | d->cfg[prev + 3] << 24;
+
+            cfg_put(d, prev, 4, (h & 0xfffff) | off << 20, 0);
+        }
+        cfg_put(d, off, 4, id ? id | 1 << 16 : 0, 0);
+        cfg_put(d, off + 4, 4, id ? 0x00010001 : 0, 0);
+        prev = off;
+        s += n;
+        s += *s == ',';
+    }
+}
+
 static void dev_init(FakeDev *d, int fd)
 {
     memset(d, 0, sizeof(*d));
@@ -687,6 +716,7 @@ static void dev_init(FakeDev *d, int fd)
     /* BAR0 register 0: edu's identification */
     d->bar0[0] = 0xed;
     d->bar0[3] = 0x01;
+    dev_ext_caps(d, getenv("FAKEHOST_EXT_CAPS"));
 }
 
 static FakeDev *dev_new(int fd)
@@ -1215,7 +1245,7 @@ static int hw_info_cmdqv(Call *c, struct iommu_hw_info *a)
     a->data_len = sizeof(h);
     a->out_data_type = IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV;
     a->out_capabilities = hw_caps;
-    a->out_max_pasid_log2 = 0;
+    a->out_max_pasid_log2 = hw_max_pasid_log2;
     bp(c->b, " type=TEGRA241_CMDQV version=%u log2vcmdqs=%u log2vsids=%u",
        h.version, h.log2vcmdqs, h.log2vsids);
     return 0;
@@ -1266,7 +1296,7 @@ static int h_get_hw_info(Call *c)
     a->data_len = sizeof(h);
     a->out_data_type = hw_type;
     a->out_capabilities = hw_caps;
-    a->out_max_pasid_log2 = 0;
+    a->out_max_pasid_log2 = hw_max_pasid_log2;
     if (hw_type == IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
         bp(c->b, " type=ARM_SMMUV3 idr0=0x%x caps=0x%llx", hw_idr[0],
            (unsigned long long)hw_caps);
@@ -2994,6 +3024,10 @@ static void __attribute__((constructor)) fakehost_init(void)
     s = getenv("FAKEHOST_HW_CAPS");
     if (s) {
         hw_caps = strtoull(s, NULL, 0);
+    }
+    s = getenv("FAKEHOST_MAX_PASID");
+    if (s) {
+        hw_max_pasid_log2 = strtoul(s, NULL, 0);
     }
     s = getenv("FAKEHOST_HW_TYPE");
     if (s) {
