@@ -208,17 +208,19 @@ fi
 
 # STEs the vSMMU's ID registers make illegal are refused as the emulated
 # SMMU refuses them, before the host sees them: S1CDMax above SSIDSIZE
-# (0 here: the host SMMU has no SubstreamIDs), and an S1ContextPtr with
-# bit 52 set (above the 44-bit OAS; the host's STE cannot hold it)
+# (the host's: 8 with run.sh's L0, 0 on an SMMU without SubstreamIDs),
+# and an S1ContextPtr with bit 52 set (above the 44-bit OAS; the host's
+# STE cannot hold it)
 ste_w1() {  # ste_w1 WORD0 WORD1 WORD2
     a=$((STRTAB + SID * 64))
     q writel "$(printf 0x%x $a)" "$1"; q writel "$(printf 0x%x $((a + 4)))" "$2"
     q writel "$(printf 0x%x $((a + 8)))" "$3"; q writel "$(printf 0x%x $((a + 12)))" 0
 }
+ssids=$((($(rd 0x4) >> 6) & 0x1f)); cdmax=$((ssids + 1))
 before=$(($(rd 0xa8) & 0xff))
 nbefore=$(grep 'iommufd_backend_alloc_hwpt' "$trace" | grep -c 'hwpt_type=2')
 # (one PROD write per STE: QEMU reads an STE when it runs its CFGI_STE)
-ste_w1 $((CD | 0xb)) $((1 << 27)) 0xd4           # S1CDMax = 1
+ste_w1 $((CD | 0xb)) $((cdmax << 27)) 0xd4       # S1CDMax = SSIDSIZE + 1
 cmd 7 0x03 $SID
 cmd 8 0x46 0
 q writel "$(reg 0x98)" 9
@@ -233,9 +235,9 @@ ev1=$(event $before); ev2=$(event $((before + 1)))
 nafter=$(grep 'iommufd_backend_alloc_hwpt' "$trace" | grep -c 'hwpt_type=2')
 if [ "$((eprod & 0xff))" = $((before + 2)) ] && [ "$ev1" = "4 $SID" ] &&
    [ "$ev2" = "4 $SID" ] && [ "$nafter" = "$nbefore" ]; then
-    res "$TAG-ste-legal" PASS "S1CDMax=1 (SSIDSIZE 0) and S1ContextPtr bit 52 (OAS 44): C_BAD_STE each, no nested HWPT for them"
+    res "$TAG-ste-legal" PASS "S1CDMax=$cdmax (SSIDSIZE $ssids) and S1ContextPtr bit 52 (OAS 44): C_BAD_STE each, no nested HWPT for them"
 else
-    res "$TAG-ste-legal" FAIL "EVENTQ_PROD=$eprod (was $before), events (type sid) '$ev1' '$ev2', nested HWPTs $nbefore -> $nafter"
+    res "$TAG-ste-legal" FAIL "S1CDMax=$cdmax (SSIDSIZE $ssids), S1ContextPtr bit 52: EVENTQ_PROD=$eprod (was $before), events (type sid) '$ev1' '$ev2', nested HWPTs $nbefore -> $nafter"
 fi
 
 # The host aborts what the vSMMU cannot install without an event of its

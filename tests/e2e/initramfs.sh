@@ -12,8 +12,8 @@
 # qemu-arm64.sh printed), that QEMU goes in too, as /bin/qemu-system-aarch64,
 # with its shared-library closure under /lib/aarch64-linux-gnu (from the
 # private arm64 sysroot named in SYSROOT beside it, and the cross C library)
-# and the dynamic loader as /lib/ld-linux-aarch64.so.1; plus accel-smoke.sh,
-# which L1 runs against the real kernel.
+# and the dynamic loader as /lib/ld-linux-aarch64.so.1; plus accel-smoke.sh
+# and the other accel-*.sh scripts, which L1 runs against the real kernel.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -40,13 +40,13 @@ cp "$work/bb/bin/busybox" "$root/bin/busybox"
 # The probes use iommufd/vfio/kvm definitions newer than the cross libc's
 # linux-libc-dev: take linux/ from the tree, and its asm-arm64 as asm/.
 ln -s "$TREE/linux-headers/asm-arm64" "$work/include/asm"
-for p in nestprobe kvmsmoke; do
+for p in nestprobe kvmsmoke pasiddma; do
     aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Wno-sign-compare \
         -I"$work/include" -I"$TREE/linux-headers" \
         -o "$root/bin/$p" "$here/$p.c" >>"$blog" 2>&1 || {
         cat "$blog" >&2; die "initramfs: building $p failed"; }
 done
-aarch64-linux-gnu-strip "$root/bin/nestprobe" "$root/bin/kvmsmoke"
+aarch64-linux-gnu-strip "$root/bin/nestprobe" "$root/bin/kvmsmoke" "$root/bin/pasiddma"
 install -m 0755 "$here/l1-init.sh" "$root/init"
 
 # ---- optional: the series' arm64 QEMU and its libraries -----------------
@@ -96,6 +96,7 @@ if [ -n "$vmm" ]; then
     aarch64-linux-gnu-strip --strip-unneeded "$root/lib/e2e-inject.so"
     install -m 0755 "$here/accel-mdev.sh" "$root/bin/accel-mdev.sh"
     install -m 0755 "$here/accel-pair.sh" "$root/bin/accel-pair.sh"
+    install -m 0755 "$here/accel-pasid.sh" "$root/bin/accel-pasid.sh"
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
 fi
 

@@ -36,7 +36,7 @@ required=(ARM_SMMU_V3 IOMMUFD ARM_SMMU_V3_IOMMUFD VFIO_DEVICE_CDEV VFIO_PCI
           KVM PCI_HOST_GENERIC ARM_GIC_V3_ITS SERIAL_AMBA_PL011_CONSOLE
           BLK_DEV_INITRD DEVTMPFS VFIO_MDEV SAMPLE_VFIO_MDEV_MTTY
           EFI ACPI ACPI_IORT TEGRA241_CMDQV VIRTIO_PCI VIRTIO_BLK HOTPLUG_PCI_PCIE
-          INET TUN VHOST_NET)
+          INET TUN VHOST_NET PCI_PASID)
 
 # "<debian version> <orig tarball> <sha256>" for every served `linux`
 # source package, from apt's (signed) Sources indices.

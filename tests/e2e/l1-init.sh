@@ -249,6 +249,45 @@ else
     fi
 fi
 
+# ---- PASID: L0's pasid-testdev (1b36:0015) -------------------------------
+# L0's SMMUv3 has 8 SubstreamID bits (run.sh: -global arm-smmuv3.ssidsize=
+# 8); arm-smmu-v3 enables the PASID capability of a device that has one
+# when it adds the device (arm_smmu_enable_pasid, CONFIG_PCI_PASID), and the
+# device issues a PASID only with that Enable bit set (config 0x106 bit 0).
+# Then the series' arm64 QEMU takes it behind arm-smmuv3,accel=on
+# (accel-pasid.sh, the accel-pasid-* rows).
+PASID_BDF=$(find_pci 0x1b36:0x0015)
+if [ -z "$PASID_BDF" ]; then
+    res pasid-enable FAIL "no pasid-testdev (1b36:0015) on the PCI bus"
+else
+    pcfg=/sys/bus/pci/devices/$PASID_BDF/config
+    # pcfg_rd OFFSET BYTES: the config register there (2 or 4 bytes)
+    pcfg_rd() { od -An -tu"$2" -j "$1" -N "$2" "$pcfg" 2>/dev/null | tr -d ' '; }
+    phdr=$(pcfg_rd 256 4); pcap=$(pcfg_rd 260 2); pctl=$(pcfg_rd 262 2)
+    pdrv=$(basename "$(readlink "/sys/bus/pci/devices/$PASID_BDF/driver")" 2>/dev/null)
+    to_vfio "$PASID_BDF"
+    pctl2=$(pcfg_rd 262 2)
+    pdrv2=$(basename "$(readlink "/sys/bus/pci/devices/$PASID_BDF/driver")" 2>/dev/null)
+    pdetail="$PASID_BDF: ext cap header at 0x100 $(printf 0x%08x "${phdr:-0}"), PASID width $(((${pcap:-0} >> 8) & 0x1f)), control (0x106) $(printf 0x%04x "${pctl:-0}") with driver ${pdrv:-none}, $(printf 0x%04x "${pctl2:-0}") under ${pdrv2:-no driver}"
+    if [ $((${phdr:-0} & 0xffff)) = 27 ] && [ $((${pctl:-0} & 1)) = 1 ] &&
+       [ $((${pctl2:-0} & 1)) = 1 ] && [ "$pdrv2" = vfio-pci ]; then
+        res pasid-enable PASS "$pdetail: Enable set by L1's arm-smmu-v3"
+    else
+        res pasid-enable FAIL "want the PASID capability (0x1b) at 0x100 with Enable set, and vfio-pci: $pdetail"
+    fi
+    # L1 itself uses PASIDs from user space: its arm-smmu-v3 writes the CD
+    # table (one CD per attached PASID) that L0's emulated SMMU walks
+    echo "=== pasiddma $PASID_BDF at L1 uptime $(up) s"
+    timeout 60 /bin/pasiddma "$PASID_BDF" l1-pasid
+    echo "=== pasiddma exit status $? at L1 uptime $(up) s"
+    if [ -x /bin/qemu-system-aarch64 ] && [ -x /bin/accel-pasid.sh ]; then
+        echo "=== accel-pasid $PASID_BDF at L1 uptime $(up) s"
+        timeout 240 /bin/accel-pasid.sh "$PASID_BDF"
+        echo "=== accel-pasid exit status $? at L1 uptime $(up) s"
+        killall qemu-system-aarch64 2>/dev/null && sleep 1
+    fi
+fi
+
 echo "=== kvmsmoke"
 timeout 120 /bin/kvmsmoke
 echo "=== kvmsmoke exit status $?"

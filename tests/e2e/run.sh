@@ -4,13 +4,17 @@
 # QEMU's edu DMA device.  L1, a small custom Linux, uses that SMMU as a real
 # iommufd host would: nestprobe drives the whole nesting uAPI on edu through
 # vfio-pci (vIOMMU, vDEVICE, nested STEs, invalidations, nested DMA, vEVENTs)
-# and kvmsmoke checks /dev/kvm.  The guest prints E2E-RESULT lines on the
+# and kvmsmoke checks /dev/kvm.  L0's SMMU also has 8 SubstreamID bits and
+# L0 a pasid-testdev, whose PASID capability L1's kernel must enable
+# (pasid-enable).  The guest prints E2E-RESULT lines on the
 # serial console; this script turns them into a result table.
 #
 # Before that it cross-builds the series' QEMU for arm64 (tests/e2e/qemu-
 # arm64.sh, cached) and packs it into L1's initramfs: after nestprobe, L1
 # runs it under qtest with an accelerated SMMUv3 and edu assigned through
-# vfio-pci + iommufd (tests/e2e/accel-smoke.sh, the accel-* rows).
+# vfio-pci + iommufd (tests/e2e/accel-smoke.sh, the accel-* rows), and the
+# pasid-testdev for PASID-tagged DMA through it (tests/e2e/accel-pasid.sh,
+# the accel-pasid-* rows).
 #
 # Needs `make setup` (deb-src lines) and `make build` (build/qemu-system-
 # aarch64); `make e2e` runs both first.  Exit status non-zero on any FAIL.
@@ -113,12 +117,15 @@ t_start=$SECONDS
 GUEST_ROWS=(vfio-bind hw-info nest-parent viommu vdevice nested-ste-accept
             nested-ste-reject nested-attach invalidate-accept invalidate-reject
             veventq-alloc vevent-bad-cd nested-dma vevent-s1-fault vevent-v0-silent s2-fault-host
+            pasid-enable l1-pasid-attach l1-pasid-dma l1-pasid-detach l1-pasid-unmap
             kvm)
 # accel-smoke.sh's rows: the series' arm64 QEMU in L1 (needs the arm64 build)
 ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
             accel-vevent accel-bad-ste accel-ste-legal accel-event-once accel-counters accel-inval-largest accel-gbpa accel-reset
             accel-nobatch-invalidate accel-mdev
-            accel-two-vsmmu accel-log-flood)
+            accel-two-vsmmu accel-log-flood
+            accel-pasid-ssidsize accel-pasid-dma accel-pasid-cfgi-cd accel-pasid-bad-ssid
+            accel-pasid-fault)
 
 # stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
 L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
@@ -517,6 +524,12 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     else
         boot_timeout=${E2E_BOOT_TIMEOUT:-600}
     fi
+    # SubstreamIDs in the host SMMU and a PCIe endpoint that issues PASIDs
+    # (pasid-enable, accel-pasid.sh); the device at a slot of its own, so
+    # that edu keeps 00:01.0 and virtio-blk 00:02.0 (not in the bench: its
+    # L0 stays as its earlier numbers had it)
+    l0_pasid=()
+    [ -n "$BENCH" ] || l0_pasid=(-global arm-smmuv3.ssidsize=8 -device pasid-testdev,addr=0x1f)
     l0=(
         "$QEMU"
         # EL2 for L1's KVM; iommu=smmuv3 gives an SMMUv3 with stage=nested
@@ -527,6 +540,7 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
         # a DMA-capable PCI device with no driver needs in L1
         -device edu
         "${l0_l2[@]}"
+        "${l0_pasid[@]}"
         # the +ds source has no NIC option ROMs, hence -net none
         -nographic -no-reboot -net none
         -kernel "$kernel" -initrd "$initrd"

@@ -786,8 +786,8 @@ launch FAKEHOST_HW_CAPS=0 FAKEHOST_IDR=0x0d44001b,0x02730150,0,0x00001414,0,0x00
     -- ,ats=on,ril=off,oas=44,ssidsize=5
 rd "$(reg 0x0)"; idr0=$val; rd "$(reg 0x4)"; idr1=$val
 if [ $(((idr0 >> 10) & 1)) = 1 ] && [ $(((idr0 >> 12) & 1)) = 0 ] &&
-   [ $(((idr1 >> 6) & 0x1f)) = 5 ]; then
-    pass ats-start "IDR0=$(hex "$idr0") (ATS, no ASID16) IDR1=$(hex "$idr1") (SSIDSIZE 5)"
+   [ $(((idr0 >> 19) & 1)) = 0 ] && [ $(((idr1 >> 6) & 0x1f)) = 5 ]; then
+    pass ats-start "IDR0=$(hex "$idr0") (ATS, no ASID16, no CD2L as the host) IDR1=$(hex "$idr1") (SSIDSIZE 5)"
 else
     fail ats-start "IDR0=$(hex "$idr0") IDR1=$(hex "$idr1"): $(tail -n 3 "$err" | tr '\n' ' ')"
 fi
@@ -1669,7 +1669,7 @@ done
 # is shown (ats=auto) only where the host says it can use it
 ECAM=0x3f000000
 cfg() { echo $((ECAM + ($1 << 20) + ($2 << 12) + $3)); }   # BUS DEVFN OFF
-PASID_IDR=0x0d44101b,0x02730210,0,0x00001414,0,0x00000074  # SSIDSIZE 8
+PASID_IDR=0x0d4c101b,0x02730210,0,0x00001414,0,0x00000074  # CD2L, SSIDSIZE 8
 vfdev="-device vfio-pci,fd=$VFIO_FD,iommufd=iommufd0,id=hostdev0,addr=1.0"
 # ext_caps: $caps, the guest's extended capabilities of 00:01.0, ID@OFF
 ext_caps() {
@@ -1704,10 +1704,12 @@ capcase pasid-cap-auto "0x1b@0x100" FAKEHOST_IDR=$PASID_IDR FAKEHOST_MAX_PASID=8
 rd "$(cfg 0 8 0x104)"; capreg=$val
 q writew "$(hex "$(cfg 0 8 0x106)")" 0x1
 rd "$(cfg 0 8 0x104)"; after=$val
-if [ $(((capreg >> 8) & 0x1f)) = 8 ] && [ $((after >> 16)) = 1 ]; then
-    pass pasid-cap-width "PASID capability register $(hex "$capreg"): 8 bits, the host's max_pasid_log2; Enable written reads back (emulated)"
+rd "$(reg 0x0)"; idr0=$val
+if [ $(((capreg >> 8) & 0x1f)) = 8 ] && [ $((after >> 16)) = 1 ] &&
+   [ $(((idr0 >> 19) & 1)) = 1 ]; then
+    pass pasid-cap-width "PASID capability register $(hex "$capreg"): 8 bits, the host's max_pasid_log2; Enable written reads back (emulated); the vSMMU has the host's CD2L (IDR0=$(hex "$idr0"))"
 else
-    fail pasid-cap-width "capability register $(hex "$capreg"), after enabling $(hex "$after")"
+    fail pasid-cap-width "capability register $(hex "$capreg"), after enabling $(hex "$after"), IDR0 $(hex "$idr0") (want CD2L)"
 fi
 stop
 capcase pasid-cap-top "0xf@0x100 0x1b@0xff8" FAKEHOST_IDR=$PASID_IDR \
