@@ -214,9 +214,12 @@ q writew "$(hx $((CFG + 0x4)))" 0x6  # memory space, bus master
 sync_q
 devid=$(readl $BAR)
 # what the guest's config space shows of the PASID capability: Linux's
-# vfio-pci hides it (the host kernel owns PASID enablement)
+# vfio-pci hides the device's (the host kernel owns PASID enablement), and
+# QEMU's vfio-pci makes one up behind a vSMMU with substreams (the head of
+# the extended list when the guest sees no other); busybox's [ takes
+# decimal numbers only
 g100=$(readl $((CFG + 0x100)))
-gpasid=none p=0x100 i=0
+gpasid=none p=256 i=0
 while [ "$p" -ge 256 ] && [ $i -lt 64 ]; do
     h=$(readl $((CFG + p)))
     [ $((h & 0xffff)) = 27 ] && { gpasid=$(hx $p); break; }

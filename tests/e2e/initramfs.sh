@@ -97,6 +97,7 @@ if [ -n "$vmm" ]; then
     install -m 0755 "$here/accel-mdev.sh" "$root/bin/accel-mdev.sh"
     install -m 0755 "$here/accel-pair.sh" "$root/bin/accel-pair.sh"
     install -m 0755 "$here/accel-pasid.sh" "$root/bin/accel-pasid.sh"
+    install -m 0755 "$here/accel-ats.sh" "$root/bin/accel-ats.sh"
     log "initramfs: + arm64 QEMU ($(du -h "$vmm" | cut -f1)) and $(ls "$root/lib/$ml" | wc -l) libraries"
 fi
 
@@ -109,8 +110,9 @@ fi
 # disks L1's QEMU emulates), l2-run.sh, l2-bench.sh (`make bench`),
 # l2-inject.sh, l2-mixed.sh and the failure-injection library
 # /lib/e2e-inject.so (inject.c), and iommufd-reopen.  L2's initramfs: busybox,
-# l2-init.sh as /init, edudma, the modules and their load order, and the
-# md5 of the disk's first MiB.
+# l2-init.sh as /init, edudma, pasiddma (for the PASID run's L2, L1's own
+# Image), the modules and their load order, and the md5 of the disk's
+# first MiB.
 l2k=${E2E_L2_KERNEL:-}
 if [ -n "$l2k" ]; then
     [ -n "$vmm" ] || die "initramfs: stage 2 (E2E_L2_KERNEL) needs the arm64 QEMU (E2E_L2_VMM)"
@@ -127,6 +129,7 @@ if [ -n "$l2k" ]; then
         -o "$root/bin/iommufd-reopen" "$here/iommufd-reopen.c" >>"$blog" 2>&1 || {
         cat "$blog" >&2; die "initramfs: building iommufd-reopen failed"; }
     aarch64-linux-gnu-strip "$l2root/bin/edudma" "$root/bin/iommufd-reopen"
+    cp "$root/bin/pasiddma" "$l2root/bin/pasiddma"
     if [ -n "${E2E_L2_DISK:-}" ]; then
         head -c 1048576 "$E2E_L2_DISK" | md5sum | cut -d' ' -f1 >"$l2root/etc/blk.md5"
         # the same MiB for the disks L1's QEMU emulates (l2-run.sh's mixed
@@ -144,8 +147,8 @@ if [ -n "$l2k" ]; then
     l2_initrd "$l2k" ""
     # E2E_L2_KERNEL_NEW: the newest Debian kernel too (l2-run.sh's full-new)
     [ -z "${E2E_L2_KERNEL_NEW:-}" ] || l2_initrd "$E2E_L2_KERNEL_NEW" -new
-    # the CMDQV run's L2 runs L1's own Image (E2E_L1_IMAGE): Debian's
-    # kernels have no TEGRA241_CMDQV
+    # the CMDQV run's L2 and the PASID run's (l2pasid) run L1's own Image
+    # (E2E_L1_IMAGE): Debian's kernels have no TEGRA241_CMDQV, no IOMMUFD
     [ -z "${E2E_L1_IMAGE:-}" ] || cp "$E2E_L1_IMAGE" "$root/l2/Image-cmdqv"
     # UEFI for L2 (ACPI, hence the IORT): Debian's AAVMF, installed by
     # `make setup` (qemu-efi-aarch64); pflash wants exactly 64 MiB, but the

@@ -285,6 +285,11 @@ else
         timeout 240 /bin/accel-pasid.sh "$PASID_BDF"
         echo "=== accel-pasid exit status $? at L1 uptime $(up) s"
         killall qemu-system-aarch64 2>/dev/null && sleep 1
+        # what the guest sees of the device's PASID and ATS capabilities
+        echo "=== accel-ats $PASID_BDF at L1 uptime $(up) s"
+        timeout 240 /bin/accel-ats.sh "$PASID_BDF"
+        echo "=== accel-ats exit status $? at L1 uptime $(up) s"
+        killall qemu-system-aarch64 2>/dev/null && sleep 1
     fi
 fi
 
@@ -317,6 +322,16 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         # mixed: edu is the only assigned device; the disk is L1's QEMU's
         # own (emulated), L0's virtio-blk stays unused on vfio-pci
         [ "$steps" != mixed ] || blk=''
+        # pasid: the pasid-testdev alone (vfio-pci has it since
+        # pasid-enable), L2 L1's own Image
+        dev=$BDF
+        if [ "$steps" = pasid ]; then
+            if [ -z "$PASID_BDF" ] || [ ! -f /l2/Image-cmdqv ]; then
+                echo "=== stage 2 $tag: no pasid-testdev or no /l2/Image-cmdqv (L1's Image): not run"
+                continue
+            fi
+            dev=$PASID_BDF blk=''
+        fi
         # e2e_churn=CYCLES:RESETS[:slow] (run.sh's E2E_CHURN): the churn
         # steps' counts, and 20 s a cycle, 60 s a reset more time
         churn=$(sed -n 's/.*e2e_churn=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -327,7 +342,7 @@ if [ -n "$l2list" ] && [ -x /bin/l2-run.sh ] && [ -n "$BDF" ]; then
         # e2e_inject=quick|full (run.sh's E2E_INJECT): l2-inject.sh's matrix
         inject=$(sed -n 's/.*e2e_inject=\([^ ]*\).*/\1/p' /proc/cmdline)
         # shellcheck disable=SC2086  # no BLK: one argument less
-        E2E_INJECT=$inject E2E_CHURN=$churn timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$BDF" $blk
+        E2E_INJECT=$inject E2E_CHURN=$churn timeout $lim /bin/l2-run.sh "$accel" "$form" "$tag" "$steps" "$dev" $blk
         echo "=== stage 2 $tag exit status $? at L1 uptime $(up) s"
     done
 fi

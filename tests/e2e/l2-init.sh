@@ -49,6 +49,13 @@
 #   bench BS N     `make bench`: dd bs=BS count=N iflag=direct from the
 #                  disk blkup brought up, timed; prints "E2E-L2 BENCH bs= count= rc= secs=
 #                  bytes="
+#   pasid PFX      the PASID run (l2-run.sh's pasid steps; L2 is L1's own
+#                  Image): the pasid-testdev (1b36:0015) to vfio-pci, row
+#                  PFX-cap (the PASID capability QEMU's vfio-pci made up:
+#                  ID 0x1b, width 8, Enable set by this kernel's
+#                  arm-smmu-v3; the vSMMU's IDR1.SSIDSIZE 8 from
+#                  IOMMU_GET_HW_INFO), then pasiddma's rows PFX-attach,
+#                  PFX-dma, PFX-detach, PFX-unmap
 #   off            power off (PSCI SYSTEM_OFF: QEMU exits)
 
 /bin/busybox mkdir -p /dev /proc /sys /tmp
@@ -300,6 +307,57 @@ ats_enable() {
     echo none
 }
 
+# pasid_checks PFX: the PASID run's rows (see the pasid command)
+pasid_checks() {
+    p=$1
+    bdf=$(find_dev 0x1b36:0x0015) || { res "$p-cap" FAIL "no pasid-testdev (1b36:0015) in L2"; return; }
+    cfg=/sys/bus/pci/devices/$bdf/config
+    # under ACPI the SMMU driver takes the device (and enables its PASID
+    # capability) when a driver binds; the control register (where QEMU
+    # put the capability when the guest sees no other, 0x106) before that
+    pctl0=$(od -An -tu2 -j 262 -N2 "$cfg" | tr -d ' ')
+    if ! bind_vfio "$bdf"; then
+        res "$p-cap" FAIL "$bdf: vfio-pci did not bind"
+        return
+    fi
+    # the extended capability list, as "ID@offset" words, and the PASID one
+    off=256 n=0 caps= poff=
+    while [ "$off" -ge 256 ] && [ $n -lt 64 ]; do
+        h=$(od -An -tu4 -j "$off" -N4 "$cfg" 2>/dev/null | tr -d ' ')
+        [ -n "$h" ] && [ "$h" != 0 ] && [ "$h" != 4294967295 ] || break
+        caps="$caps $(printf '0x%x@0x%x' $((h & 0xffff)) "$off")"
+        [ $((h & 0xffff)) != 27 ] || poff=$off
+        off=$(((h >> 20) & 0xffc)) n=$((n + 1))
+    done
+    pcap= pctl=
+    if [ -n "$poff" ]; then
+        pcap=$(od -An -tu2 -j $((poff + 4)) -N2 "$cfg" | tr -d ' ')
+        pctl=$(od -An -tu2 -j $((poff + 6)) -N2 "$cfg" | tr -d ' ')
+    fi
+    echo "=== L2: pasiddma $bdf (SID $(sid_of "$bdf")), extended capabilities:${caps:- none}"
+    timeout 60 /bin/pasiddma "$bdf" "$p" >/tmp/pasiddma.out 2>&1
+    cat /tmp/pasiddma.out
+    # what the SMMU driver logged meanwhile: command errors, PASID
+    # messages, the last decoded events
+    { dmesg | grep -i 'cmdq\|gerror\|pasid' | tail -n 6
+      dmesg | grep 'arm-smmu-v3.*event: ' | tail -n 4; } | sed 's/^/=== L2: kernel: /'
+    hw=$(sed -n 's/^PASIDDMA-HWINFO //p' /tmp/pasiddma.out | head -n 1)
+    ssid=$(echo "$hw" | sed -n 's/.*ssidsize=\([0-9]*\).*/\1/p')
+    # what the driver said if it could not enable PASID
+    kmsg=$(dmesg | grep -i -m2 'pasid' | sed 's/^\[[^]]*\] //' | tr '\n' ';')
+    if [ -n "$poff" ]; then
+        what="$bdf: PASID capability (0x1b) at $(printf 0x%x "$poff"), width $(((pcap >> 8) & 0x1f)), control $(printf 0x%04x "$pctl") (Enable $((pctl & 1)); 0x106 read $(printf 0x%04x "${pctl0:-0}") before vfio-pci bound); vSMMU from IOMMU_GET_HW_INFO: ${hw:-nothing}; extended capabilities:$caps"
+    else
+        what="$bdf: no PASID capability (0x1b) in the extended list (${caps:- empty}); vSMMU from IOMMU_GET_HW_INFO: ${hw:-nothing}"
+    fi
+    if [ -n "$poff" ] && [ $(((pcap >> 8) & 0x1f)) = 8 ] && [ $((pctl & 1)) = 1 ] &&
+       [ "$ssid" = 8 ]; then
+        res "$p-cap" PASS "$what: Enable set by L2's arm-smmu-v3"
+    else
+        res "$p-cap" FAIL "want the PASID capability with width 8 and Enable set, and SSIDSIZE 8: $what${kmsg:+; kernel: $kmsg}"
+    fi
+}
+
 # vhost_net ROW: the virtio-net (1af4:1041, modern) whose backend in L1 is
 # vhost-net: its driver up, ATS enabled by the SMMU driver, 10.0.3.2/24,
 # and 100 pings of 1400 bytes to L1's end of the tap (10.0.3.1)
@@ -504,6 +562,7 @@ while read -r seq cmd arg; do
         [ ! -e /tmp/load.fail ] || sed 's/^/E2E-L2 load: /' /tmp/load.fail
         ;;
     blkup) bench_blkup "$arg" ;;
+    pasid) pasid_checks "$arg" ;;
     bench)
         set -- $arg
         t0=$(up)

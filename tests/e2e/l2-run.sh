@@ -52,6 +52,18 @@
 #                 the vSMMU with "ats":"on") gets l2-mixed.sh's vhost-ats
 #                 row: L2's driver enables ATS, vhost caches translations
 #                 as the device's ATC and the guest's ATC_INVs reach it
+#          pasid: (FORM pxb, no BLK_BDF; EDU_BDF is L0's pasid-testdev,
+#                 1b36:0015) PASIDs end to end: L2 is L1's own Image
+#                 (/l2/Image-cmdqv: IOMMUFD, VFIO_DEVICE_CDEV, PCI_PASID)
+#                 behind arm-smmuv3,accel=on (ssidsize auto: the host's 8)
+#                 with the testdev assigned; L2's pasid command (rows cap,
+#                 attach, dma, detach, unmap: the PASID capability QEMU's
+#                 vfio-pci made up, and pasiddma in L2), then host-calls:
+#                 from this QEMU's trace, what the host was sent for
+#                 pasiddma's PASID 2 detach (a CFGI_CD of SSID 2) and its
+#                 PASID 1 unmap (TLBIs), between the fill PATTERNs that
+#                 pasiddma writes to the testdev's BAR0 (x-no-mmap: the BAR
+#                 accesses trap, vfio_region_write traces them)
 # Rows (E2E-RESULT TAG-<row>): boot, the L2 rows (smmu-probe, edu-domain,
 # edu-dma, edu-msi, edu-unmap, edu-fault, blk-domain, blk-read, blk-msix),
 # msi-poll,
@@ -60,7 +72,8 @@
 # [, churn-leak]; mixed: also emu-domain, emu-dma, emu-msi, emu-unmap,
 # emu-fault (the emulated edu), host-calls, emu-unplug, emu-replug,
 # emu-replug-read, edu-unplug-mixed, emu-dma-alone, edu-replug-mixed,
-# vhost-ats.
+# vhost-ats; pasid: cap, attach, dma, detach, unmap, host-calls (TAG-
+# prefixed by L2 itself), msi-poll, exit, leak.
 
 ACCEL=$1 FORM=$2 TAG=$3 STEPS=$4 EDU=$5 BLKDEV=${6:-}
 # full-pt, full-new: the full steps, on an L2 booted with
@@ -106,6 +119,18 @@ dev_vnet='{"driver":"virtio-net-pci","netdev":"l2m-net","id":"vnet0","bus":"rp4"
 # and the root ports they sit on in L2 (pxb-pcie's bus 1)
 RP_EDU=0000:01:00.0 RP_EMU=0000:01:02.0
 case $STEPS:$FORM in
+pasid:*)
+    # L1's Image (Debian's kernels have no IOMMUFD), on the vSMMU with its
+    # defaults; the testdev in place of edu, its BAR accesses trapped (the
+    # markers of host-calls)
+    l2image=/l2/Image-cmdqv
+    dev_edu='{"driver":"vfio-pci","host":"'$EDU'","iommufd":"iommufd0","id":"pasid0","bus":"rp1","x-no-mmap":true}'
+    topo='-device pxb-pcie,id=pcie.1,bus_nr=1,bus=pcie.0
+          -device arm-smmuv3,primary-bus=pcie.1,id=smmuv3.1,accel=on
+          -device pcie-root-port,id=rp1,bus=pcie.1,chassis=1
+          -trace enable=smmuv3_accel_* -trace enable=iommufd_backend_*
+          -trace enable=smmuv3_cmdq_opcode
+          -trace enable=vfio_pci_vpasid_cap -trace enable=vfio_region_write' ;;
 cmdqv:*)
     # libvirt's line for the vSMMU, with the CMDQV
     l2image=/l2/Image-cmdqv l2append=" iommu.strict=1"
@@ -212,7 +237,7 @@ relayed=0
 relay() {
     n=$(src con | grep -c '^E2E-RESULT ')
     src con | grep '^E2E-RESULT ' | tail -n +$((relayed + 1)) |
-        sed "s/^E2E-RESULT /E2E-RESULT $TAG-/" | while read -r line; do
+        sed "/^E2E-RESULT $TAG-/!s/^E2E-RESULT /E2E-RESULT $TAG-/" | while read -r line; do
         case $line in
         *-edu-msi\ FAIL*)
             # where did the MSI write go?  A host (L1) fault on edu in the
@@ -293,6 +318,8 @@ traps() {
 checks=checks
 # edu alone (inject, churn1): its checks only
 [ -n "$BLKDEV" ] || checks=educhecks
+# pasid: L2's PASID checks, its rows named TAG-* by L2
+[ "$STEPS" != pasid ] || checks="pasid $TAG"
 traps
 traps0=$TRAPS
 if [ "$STEPS" = mixed ]; then
@@ -330,6 +357,62 @@ else
         res msi-poll PASS "$what"
     else
         res msi-poll FAIL "$what; want CMDQ_CONS reads 0 (MSI polling) and some PROD writes"
+    fi
+fi
+
+if [ "$STEPS" = pasid ]; then
+    # ---- what pasiddma's PASID 2 detach and PASID 1 unmap cost the host --
+    # pasiddma's fills write PATTERN (BAR0 + 0x28) through the trapped
+    # BAR: 0xa2a2a2a2 (PASID 2) .. [detach] .. 0xb2b2b2b2, 0xb1b1b1b1
+    # (PASID 1) .. [unmap] .. 0xc1c1c1c1.  In each window: the guest's
+    # commands, those QEMU kept ("concerns no host cache"), the entries
+    # QEMU sent and the host calls (IOMMU_VIOMMU_INVALIDATE) with their
+    # results.  QEMU's trace names no SubstreamID here: smmuv3_cmdq_cfgi_cd
+    # fires only for the devices whose DMA QEMU translates (an SMMUDevice),
+    # not for an assigned one; run.sh's l2pasid-l0-cfgi-cd finds the CFGI_CD
+    # of SSID 2 in L0's trace, where L1's kernel sent it on.
+    hc=$(awk '
+        function pat(p) { return $0 ~ ("vfio_region_write .*region0\\+0x28, " p ",") }
+        pat("0xa2a2a2a2") { w = "d"; seen["d"]++ }
+        pat("0xb2b2b2b2") { w = "" }
+        pat("0xb1b1b1b1") { w = "u"; seen["u"]++ }
+        pat("0xc1c1c1c1") { w = "" }
+        w == "" { next }
+        /smmuv3_cmdq_opcode/ {
+            c = $NF; sub(/^SMMU_CMD_/, "", c)
+            if (c != "SYNC") { inv[w]++; ops[w] = ops[w] (ops[w] == "" ? "" : "+") c }
+        }
+        /smmuv3_cmdq_opcode .*SMMU_CMD_CFGI_CD$/ { cd[w]++ }
+        /smmuv3_cmdq_opcode .*SMMU_CMD_TLBI_/ { tlbi[w]++ }
+        /smmuv3_accel_inval_local/ { loc[w]++ }
+        /iommufd_backend_invalidate_cache/ {
+            calls[w]++
+            e = $0; sub(/.*entry_num=/, "", e); sub(/ .*/, "", e)
+            d = $0; sub(/.*done_num=/, "", d); sub(/ .*/, "", d)
+            ent[w] += e
+            if (e == d && $NF == "(0)") ok[w]++
+        }
+        END {
+            for (i = 1; i <= 2; i++) {
+                k = (i == 1 ? "d" : "u")
+                printf "%d %d %d %d %d %d %d %d %s\n", seen[k], inv[k], cd[k], tlbi[k], loc[k],
+                    calls[k], ok[k], ent[k], (ops[k] == "" ? "-" : ops[k])
+            }
+        }' "$d/trace.log")
+    # shellcheck disable=SC2086  # nine fields a window
+    set -- $hc
+    dseen=$1 dinv=$2 dcd=$3 dtlbi=$4 dloc=$5 dcalls=$6 dok=$7 dent=$8 dops=$9
+    shift 9
+    useen=$1 uinv=$2 ucd=$3 utlbi=$4 uloc=$5 ucalls=$6 uok=$7 uent=$8 uops=$9
+    what="detach of PASID 2: guest commands $dops (+ CMD_SYNCs), $dent of them sent to the host in $dcalls host call(s) ($dok done in full), $dloc kept in QEMU; unmap of PASID 1's IOVA: guest commands $uops, $uent sent in $ucalls host call(s) ($uok done in full), $uloc kept in QEMU"
+    if [ "$dseen" != 1 ] || [ "$useen" != 1 ]; then
+        res host-calls FAIL "pasiddma's fill markers in the trace: $dseen and $useen, want 1 each (no trapped BAR writes? did pasiddma run?); $what"
+    elif [ "$dcd" -ge 1 ] && [ "$dloc" = 0 ] && [ "$dcalls" -ge 1 ] && [ "$dok" = "$dcalls" ] &&
+         [ "$dent" = "$dinv" ] && [ "$utlbi" -ge 1 ] && [ "$ucd" = 0 ] && [ "$uloc" = 0 ] &&
+         [ "$ucalls" -ge 1 ] && [ "$uok" = "$ucalls" ] && [ "$uent" = "$uinv" ]; then
+        res host-calls PASS "$what"
+    else
+        res host-calls FAIL "want a CFGI_CD in the detach, a TLBI and no CFGI_CD in the unmap, each sent to the host (none kept in QEMU) in calls the host did in full: $what"
     fi
 fi
 

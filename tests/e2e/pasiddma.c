@@ -19,7 +19,16 @@
  *   PREFIX-dma     three fills, three buffers
  *   PREFIX-detach  PASID 2 detached: its fill fails, PASID 1's still lands
  *   PREFIX-unmap   PASID 1's IOVA unmapped: its fill fails, the RID's lands
- * Prints "E2E-RESULT <row> PASS|FAIL <detail>" lines.
+ * Prints "E2E-RESULT <row> PASS|FAIL <detail>" lines, and first what
+ * IOMMU_GET_HW_INFO says of the SMMU in front of the device (its IDR0 and
+ * IDR1: SSIDSIZE, CD2L) as
+ *   PASIDDMA-HWINFO ssidsize=N cd2l=N max_pasid_log2=N idr0=0x.. idr1=0x..
+ * (in L2: the accelerated vSMMU's registers, which L2's kernel reads; in
+ * L1: L0's emulated SMMU's), "PASIDDMA-HWINFO error ..." if it fails.
+ * The fills' PATTERNs are distinct (0xa0a0a0a0, ..., 0xc1c1c1c1): written
+ * through a BAR that the VMM traps, they mark the steps in its trace.  Each
+ * fill also sets SRC (which a fill does not use) to its PATTERN, so that
+ * the device's own trace (pasid_testdev_cmd, in L0) marks them too.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -41,6 +50,7 @@
 
 /* pasid-testdev's BAR0 (docs/specs/pasid-testdev.rst) */
 #define TD_ID       0x00
+#define TD_SRC      0x08
 #define TD_DST      0x10
 #define TD_LEN      0x18
 #define TD_PASID    0x1c
@@ -77,12 +87,16 @@ static int reg_wr(uint32_t off, uint32_t v)
     return pwrite(devfd, &v, 4, bar0 + off) == 4 ? 0 : -1;
 }
 
-/* The device fills 8 bytes at IOVA with @pattern; returns its STATUS */
+/*
+ * The device fills 8 bytes at IOVA with @pattern; returns its STATUS.
+ * SRC, unused by a fill, is @pattern too: a marker in the device's trace.
+ */
 static uint32_t fill(int pasid, uint32_t pattern)
 {
     uint32_t st = ~0u;
 
-    if (reg_wr(TD_DST, (uint32_t)IOVA) || reg_wr(TD_DST + 4, IOVA >> 32) ||
+    if (reg_wr(TD_SRC, pattern) || reg_wr(TD_SRC + 4, 0) ||
+        reg_wr(TD_DST, (uint32_t)IOVA) || reg_wr(TD_DST + 4, IOVA >> 32) ||
         reg_wr(TD_LEN, 8) ||
         reg_wr(TD_PASID, pasid == NO_PASID ? 0 : (1u << 31) | pasid) ||
         reg_wr(TD_PATTERN, pattern) || reg_wr(TD_CMD, 2) ||
@@ -120,6 +134,29 @@ static int open_cdev(const char *bdf)
     }
     closedir(d);
     return fd;
+}
+
+/* IOMMU_GET_HW_INFO of the bound device: "ssidsize=..." into @out */
+static void hw_info(char *out, size_t len)
+{
+    struct iommu_hw_info_arm_smmuv3 smmu = { 0 };
+    struct iommu_hw_info hi = {
+        .size = sizeof(hi), .dev_id = devid, .data_len = sizeof(smmu),
+        .data_uptr = (uintptr_t)&smmu,
+    };
+
+    if (ioctl(ifd, IOMMU_GET_HW_INFO, &hi)) {
+        snprintf(out, len, "error IOMMU_GET_HW_INFO: %s", strerror(errno));
+    } else if (hi.out_data_type != IOMMU_HW_INFO_TYPE_ARM_SMMUV3) {
+        snprintf(out, len, "error type %u, not ARM_SMMUV3",
+                 hi.out_data_type);
+    } else {
+        /* IDR1.SSIDSIZE is [10:6], IDR0.CD2L bit 19 */
+        snprintf(out, len, "ssidsize=%u cd2l=%u max_pasid_log2=%u "
+                 "idr0=0x%08x idr1=0x%08x", (smmu.idr[1] >> 6) & 0x1f,
+                 (smmu.idr[0] >> 19) & 1, hi.out_max_pasid_log2,
+                 smmu.idr[0], smmu.idr[1]);
+    }
 }
 
 static int ioas_with_buf(void *buf, uint32_t *ioas, uint32_t *hwpt,
@@ -180,6 +217,7 @@ int main(int argc, char **argv)
     volatile uint64_t *buf[3];
     uint32_t ioas[3], hwpt[3], st[3], id;
     const char *what = "";
+    char hwi[160];
     uint16_t cmd;
     int i, err;
 
@@ -204,6 +242,8 @@ int main(int argc, char **argv)
         return 1;
     }
     devid = bind.out_devid;
+    hw_info(hwi, sizeof(hwi));
+    printf("PASIDDMA-HWINFO %s\n", hwi);
     for (i = 0; i < 3; i++) {
         void *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -247,7 +287,8 @@ int main(int argc, char **argv)
         return 1;
     }
     res("attach", "PASS", "dev %u, HWPTs %u %u %u (IOMMU_HWPT_ALLOC_PASID) "
-        "on the RID and PASIDs 1 and 2", devid, hwpt[0], hwpt[1], hwpt[2]);
+        "on the RID and PASIDs 1 and 2; SMMU: %s", devid, hwpt[0], hwpt[1],
+        hwpt[2], hwi);
 
     st[0] = fill(NO_PASID, 0xa0a0a0a0);
     st[1] = fill(1, 0xa1a1a1a1);

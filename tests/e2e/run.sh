@@ -41,7 +41,7 @@
 #                       deleted first)
 #   E2E_L0_TRACE=EV,... L0's trace events to log (e.g. the emulated host
 #                       SMMU's walks), into logs/l0-guest-errors.log
-#   E2E_L2=kvm|full|inject|mixed|pt|new|off
+#   E2E_L2=kvm|full|inject|mixed|pasid|pt|new|off
 #                       stage 2 (default kvm): L1 runs the series' arm64
 #                       QEMU as a real VMM for L2, a stock Debian kernel
 #                       under UEFI, with edu and virtio-blk from L0 assigned
@@ -54,10 +54,16 @@
 #                       of host ioctl failures, l2-inject.sh; l2m-*:
 #                       assigned edu beside an emulated virtio-blk and an
 #                       emulated edu of L1's QEMU, behind one
-#                       arm-smmuv3,accel=on, l2-mixed.sh); full adds
+#                       arm-smmuv3,accel=on, l2-mixed.sh; l2pasid-*:
+#                       L1's own Image as L2 behind arm-smmuv3,accel=on
+#                       with L0's pasid-testdev assigned: the PASID
+#                       capability QEMU makes up, pasiddma's PASID-tagged
+#                       DMA, detach and unmap in L2, and what they cost
+#                       the host, from L1's QEMU's trace); full adds
 #                       l2tcg-* (L2 on TCG inside L1, minutes; `make
 #                       e2e-full`); inject: only l2i-* (`make inject`);
-#                       mixed: only l2m-*; kvm and full also run l2p-*
+#                       mixed: only l2m-*; pasid: only l2pasid-*;
+#                       kvm and full also run l2p-*
 #                       (l2-* with L2 booted iommu.passthrough=1) and l2n-*
 #                       (l2-* on the newest Debian arm64 kernel); pt and
 #                       new run only those; off skips (rows SKIP)
@@ -125,13 +131,17 @@ ACCEL_ROWS=(accel-viommu accel-vdevice accel-nested-ste accel-invalidate
             accel-nobatch-invalidate accel-mdev
             accel-two-vsmmu accel-log-flood
             accel-pasid-ssidsize accel-pasid-dma accel-pasid-cfgi-cd accel-pasid-bad-ssid
-            accel-pasid-fault)
+            accel-pasid-fault accel-pasid-cap accel-ats-auto accel-ats-shown accel-ats-on)
 
 # stage 2: tests/e2e/l2-run.sh's rows, per L2 run (TAG-<row>)
 L2_BASIC_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
                blk-domain blk-read blk-msix msi-poll)
 L2_FULL_ROWS=("${L2_BASIC_ROWS[@]}" unplug unplug-abort replug replug-dma reset-boot
               reset-smmu reset-dma)
+# the PASID run (l2pasid): L1's Image as L2 with the pasid-testdev behind
+# arm-smmuv3,accel=on; rows from L2 (cap, then pasiddma's), then from L1
+# (host-calls: L1's QEMU's trace), msi-poll, exit, leak
+L2_PASID_ROWS=(boot cap attach dma detach unmap host-calls msi-poll)
 # the mixed run (l2m): assigned edu, emulated virtio-blk and emulated edu
 # (emu-*) behind one accelerated vSMMU, then l2-mixed.sh's rows
 L2_MIXED_ROWS=(boot smmu-probe edu-domain edu-dma edu-msi edu-unmap edu-fault
@@ -146,16 +156,18 @@ L2_INJECT_ROWS=(inject-hw-info inject-bind inject-hwpt-alloc inject-viommu-alloc
 L2_MODE=${E2E_L2:-kvm}
 case $L2_MODE in
 kvm) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
-               l2m:kvm:pxb:mixed l2p:kvm:pxb:full-pt l2n:kvm:pxb:full-new) ;;
+               l2m:kvm:pxb:mixed l2p:kvm:pxb:full-pt l2n:kvm:pxb:full-new
+               l2pasid:kvm:pxb:pasid) ;;
 full) L2_SPECS=(l2:kvm:pxb:full l2b:kvm:accel:basic l2i:kvm:pxb:inject
                 l2m:kvm:pxb:mixed l2p:kvm:pxb:full-pt l2n:kvm:pxb:full-new
-                l2tcg:tcg:pxb:full) ;;
+                l2pasid:kvm:pxb:pasid l2tcg:tcg:pxb:full) ;;
 inject) L2_SPECS=(l2i:kvm:pxb:inject) ;;
 mixed) L2_SPECS=(l2m:kvm:pxb:mixed) ;;
+pasid) L2_SPECS=(l2pasid:kvm:pxb:pasid) ;;
 pt) L2_SPECS=(l2p:kvm:pxb:full-pt) ;;
 new) L2_SPECS=(l2n:kvm:pxb:full-new) ;;
 off) L2_SPECS=() ;;
-*) echo "E2E_L2=$L2_MODE: want kvm, full, inject, mixed, pt, new or off" >&2; exit 2 ;;
+*) echo "E2E_L2=$L2_MODE: want kvm, full, inject, mixed, pasid, pt, new or off" >&2; exit 2 ;;
 esac
 CHURN=${E2E_CHURN:-}
 if [ -n "$CHURN" ]; then
@@ -209,6 +221,8 @@ l2_rows() {
             done
         elif [ "$steps" = mixed ]; then
             for r in "${L2_MIXED_ROWS[@]}"; do echo "$tag-$r"; done
+        elif [ "$steps" = pasid ]; then
+            for r in "${L2_PASID_ROWS[@]}"; do echo "$tag-$r"; done
         elif [ "$steps" = inject ]; then
             # edu alone: the basic rows without the disk, then the matrix
             for r in "${L2_BASIC_ROWS[@]}" "${L2_INJECT_ROWS[@]}"; do
@@ -490,6 +504,34 @@ l1_boot() {
     fi
 }
 
+# l2pasid_l0 TRACE: what L0's SMMU, the host SMMU of L1's kernel, was
+# sent while L2's pasiddma detached PASID 2 (the l2pasid run): the
+# CFGI_CDs (smmuv3_cmdq_cfgi_cd, with StreamID and SubstreamID) between its
+# fills of PATTERN 0xa2a2a2a2 and 0xb2b2b2b2, which pasiddma also writes to
+# the testdev's SRC (pasid_testdev_cmd prints it).  L1's own pasiddma makes
+# the same window earlier: L2's is the last of two.  L1's QEMU's trace
+# (l2pasid-host-calls) shows what it sent L1's kernel, but not the
+# SubstreamID.
+l2pasid_l0() {
+    local n cd2 other list
+    read -r n cd2 other list < <(awk '
+        /pasid_testdev_cmd .* src 0xa2a2a2a2 / { on = 1; n++; cd2 = 0; other = 0; list = "" }
+        /pasid_testdev_cmd .* src 0xb2b2b2b2 / { on = 0 }
+        on && /smmuv3_cmdq_cfgi_cd / {
+            c = $0; sub(/.*smmuv3_cmdq_cfgi_cd  */, "", c)
+            list = list (list == "" ? "" : "; ") c
+            if (c ~ /ssid=0x2$/) cd2++; else other++
+        }
+        END { print n + 0, cd2 + 0, other + 0, (list == "" ? "none" : list) }' "$1")
+    if [ "$n" != 2 ]; then
+        row FAIL l2pasid-l0-cfgi-cd "$n windows of pasiddma's PASID 2 detach in L0's trace, want 2 (L1's, then L2's; see $(basename "$1"))"
+    elif [ "$cd2" -ge 1 ] && [ "$other" = 0 ]; then
+        row PASS l2pasid-l0-cfgi-cd "L2's detach of PASID 2 reached L0's SMMU (L1's host SMMU) as $cd2 CFGI_CD of SubstreamID 2 and nothing broader: $list"
+    else
+        row FAIL l2pasid-l0-cfgi-cd "during L2's detach of PASID 2 L0's SMMU got $cd2 CFGI_CD of SubstreamID 2 and $other other CFGI_CD/CFGI_CD_ALL (want >= 1 and 0): $list"
+    fi
+}
+
 if [ "$CMDQV" = only ]; then
     log "e2e: E2E_CMDQV=only: the CMDQV run alone"
 elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
@@ -528,8 +570,11 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     # (pasid-enable, accel-pasid.sh); the device at a slot of its own, so
     # that edu keeps 00:01.0 and virtio-blk 00:02.0 (not in the bench: its
     # L0 stays as its earlier numbers had it)
+    # L0 traces the testdev's commands and the CFGI_CDs its SMMU is sent
+    # (l2pasid_l0: the PASID run's detach as the host SMMU saw it)
     l0_pasid=()
-    [ -n "$BENCH" ] || l0_pasid=(-global arm-smmuv3.ssidsize=8 -device pasid-testdev,addr=0x1f)
+    [ -n "$BENCH" ] || l0_pasid=(-global arm-smmuv3.ssidsize=8 -device pasid-testdev,addr=0x1f
+                                 -trace pasid_testdev_cmd -trace smmuv3_cmdq_cfgi_cd)
     l0=(
         "$QEMU"
         # EL2 for L1's KVM; iommu=smmuv3 gives an SMMUv3 with stage=nested
@@ -563,6 +608,10 @@ elif [ -n "${kernel:-}" ] && [ -n "${initrd:-}" ]; then
     for ev in ${l0tr//,/ }; do l0+=(-trace "$ev"); done
     l1_boot "" "$console" "$boot_timeout" "${GUEST_ROWS[@]}"
     [ -z "$covbuild" ] || gcov_collect
+    # the PASID run (l2pasid): its detach as L0's SMMU saw it
+    if [ -n "${E2E_L2_KERNEL:-}" ]; then
+        case " ${L2_SPECS[*]} " in *:pasid\ *) l2pasid_l0 "$E2E_LOGS/l0-guest-errors.log" ;; esac
+    fi
 else
     for name in l1-boot "${GUEST_ROWS[@]}" l1-poweroff; do
         row FAIL "$name" "not run: no L1 kernel or initramfs"
@@ -675,7 +724,9 @@ fi
 if [ -z "${E2E_L2_KERNEL:-}" ]; then
     while read -r name; do
         row SKIP "$name" "not run: no L2 (see l2-kernel)"
-    done < <(l2_rows; [ "$CMDQV" = off ] || printf '%s\n' "${L2C_ROWS[@]}" l2c-vcmdq)
+    done < <(l2_rows
+             case " ${L2_SPECS[*]} " in *:pasid\ *) echo l2pasid-l0-cfgi-cd ;; esac
+             [ "$CMDQV" = off ] || printf '%s\n' "${L2C_ROWS[@]}" l2c-vcmdq)
 fi
 
 finish
