@@ -46,7 +46,7 @@ elif [ -n "$MODE" ]; then
 fi
 
 SMMU=0x0c000000         # first dynamic sysbus device of virt
-CMDQV=0x0c080000        # its second region, the CMDQV window
+CMDQV=0x0c080000        # the CMDQV device's window, right after the SMMU's
 VQ=0x40000000           # the VCMDQ: 256 commands, 4 KiB
 # the CMDQV's registers (docs/system/arm/smmuv3-accel.rst)
 CONFIG=0x0 ALLOC_MAP0=0x200 VINTF0=0x1000 ERR_MAP=0x10c0
